@@ -1,0 +1,49 @@
+"""cffi build script of the emulator core (API mode), run by `pip install`.
+
+setup.py names it in `cffi_modules`.  The C source is generated from the ISA
+description at build time (emu/codegen.py), so the decoder and execute code
+are never written twice and never committed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the source tree's pearray/ (it finds isa/ beside it)
+
+from pearray.emu import codegen  # noqa: E402
+
+FUNCTIONS = """
+int pe_run(machine_t *m, uint64_t stop, uint64_t limit);
+void pe_load_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n);
+int pe_decode(uint32_t word, dec_t *out);
+const char *pe_source_hash(void);
+"""
+
+
+def cdef_text() -> str:
+    """The declarations of core.h between its cdef markers, for cffi."""
+    text = (HERE / "core.h").read_text()
+    return text.split("/* cdef-begin", 1)[1].split("*/", 1)[1].split("/* cdef-end */")[0]
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(cdef_text() + FUNCTIONS)
+ffibuilder.set_source(
+    "pearray.emu._core",
+    codegen.generate(),
+    include_dirs=[str(HERE)],
+    depends=[str(p) for p in codegen.inputs()],
+    # keep asserts; no -fwrapv reliance: lane code wraps and saturates explicitly
+    extra_compile_args=["-O3", "-std=gnu11", "-UNDEBUG", "-fno-wrapv", "-Wall"],
+)
+
+if __name__ == "__main__":  # a source-tree build, for development: puts _core*.so into emu/
+    import shutil
+
+    built = ffibuilder.compile(tmpdir=str(HERE.parent / "build" / "cffi"))
+    shutil.copy(built, HERE / Path(built).name)

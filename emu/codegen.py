@@ -1,0 +1,174 @@
+"""Emit the emulator's C decoder and execute cases from the ISA description.
+
+The output goes to the build (emu/build_core.py pastes it in front of
+core.c), never into the repo: `python -m pearray.emu.codegen` prints it for
+reading.  Operand fields land in the predecoded slots by position: register
+and enum fields in the rd (bits 23..20), rs (19..16) or rt (15..12) slot,
+the one immediate field of an instruction, sign-extended and scaled, in imm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+from pearray.isa.spec import Insn, Isa, load
+
+SLOTS = {23: "rd", 19: "rs", 15: "rt"}  # low..high of a 4-bit field -> slot, by high bit
+HERE = Path(__file__).resolve().parent
+
+
+def c_name(insn: Insn) -> str:
+    return "OP_" + re.sub(r"\W", "_", insn.key).upper()
+
+
+def _slot(isa: Isa, name: str) -> str:
+    f = isa.fields[name]
+    if f.kind in ("reg", "enum"):
+        if f.width != 4 or f.hi not in SLOTS:
+            raise ValueError(f"field {name}: registers and enums must sit in a 4-bit slot")
+        return SLOTS[f.hi]
+    return "imm"
+
+
+def _extract(isa: Isa, name: str) -> str:
+    f = isa.fields[name]
+    raw = f"((w >> {f.lo}) & {(1 << f.width) - 1:#x}u)"
+    if f.kind in ("simm", "pcrel"):
+        raw = f"sext({raw}, {f.width})"
+    else:
+        raw = f"(int32_t){raw}"
+    if f.scale != 1:
+        raw = f"({raw}) * {f.scale}"
+    return raw
+
+
+def decoder(isa: Isa) -> str:
+    """decode_word(): match/mask per major opcode, then fill the slots and check ranges."""
+    op = isa.fields["op"]
+    by_op: dict[int, list[Insn]] = {}
+    for insn in isa.insns:
+        by_op.setdefault(op.extract(insn.match), []).append(insn)
+    out = [
+        "static inline int32_t sext(uint32_t v, int bits) {",
+        "    uint32_t m = 1u << (bits - 1);",
+        "    return (int32_t)(int64_t)((int64_t)(v ^ m) - (int64_t)m);",
+        "}",
+        "static int decode_word(uint32_t w, dec_t *d) {",
+        "    d->rd = d->rs = d->rt = 0; d->imm = 0;",
+        f"    switch ((w >> {op.lo}) & {(1 << op.width) - 1:#x}u) {{",
+    ]
+    for op in sorted(by_op):
+        out.append(f"    case {op}:")
+        for insn in by_op[op]:
+            out.append(f"        if ((w & {insn.mask:#010x}u) == {insn.match:#010x}u) {{")
+            checks = []
+            for name in insn.operands:
+                slot = _slot(isa, name)
+                f = isa.fields[name]
+                if slot == "imm":
+                    out.append(f"            d->imm = {_extract(isa, name)};")
+                    val = "d->imm"
+                else:
+                    out.append(f"            d->{slot} = (uint8_t)((w >> {f.lo}) & 0xF);")
+                    val = f"d->{slot}"
+                if f.kind == "enum":
+                    vals = sorted(isa.enums[f.enum].values())
+                    checks.append(f"{val} <= {max(vals)}")
+                if name in insn.ranges:
+                    lo, hi = insn.ranges[name]
+                    checks.append(f"{val} >= {lo} && {val} <= {hi}")
+            cond = " && ".join(checks) or "1"
+            out.append(f"            if (!({cond})) return 0;")
+            out.append(f"            d->op = {c_name(insn)}; return 1;")
+            out.append("        }")
+        out.append("        return 0;")
+    out += ["    default: return 0;", "    }", "}"]
+    return "\n".join(out)
+
+
+def _lane_case(insn: Insn) -> list[str]:
+    """A lane loop: a, b (and ua, ub) per lane, the table's expression, wrap to W."""
+    imm = insn.format in ("SH", "I", "IU")
+    b_src = "(uint32_t)IMM" if imm else "RT"
+    lines = [
+        f"        const int W = {insn.width};",
+        f"        uint32_t x_a = RS, x_b = {b_src}, out_ = 0;",
+        f"        for (int l = 0; l < {insn.lanes}; l++) {{",
+        "            int64_t a = slane(x_a, l, W), ua = ulane(x_a, l, W);",
+    ]
+    if imm:
+        lines.append("            int64_t b = (int64_t)x_b, ub = (int64_t)x_b;")
+    else:
+        lines.append("            int64_t b = slane(x_b, l, W), ub = ulane(x_b, l, W);")
+    lines += [
+        "            (void)a; (void)b; (void)ua; (void)ub;",
+        f"            out_ |= lane_bits({insn.lane}, l, W);",
+        "        }",
+        "        WRD(out_);",
+    ]
+    return lines
+
+
+def execute_cases(isa: Isa) -> str:
+    out = []
+    for insn in isa.insns:
+        out.append(f"case {c_name(insn)}: {{  /* {insn.spelled} {insn.syntax} */")
+        if insn.lane is not None:
+            out += _lane_case(insn)
+        else:
+            out.append(f"        const int W = {insn.width}; (void)W;")
+            out.append(f"        {insn.body}")
+        out.append("        break; }")
+    return "\n".join(out)
+
+
+def tables(isa: Isa) -> str:
+    names = ",\n    ".join(c_name(i) for i in isa.insns)
+    out = [f"enum {{\n    {names},\n    INSN_ILLEGAL\n}};"]
+    out.append("static const uint8_t INSN_CYCLES[] = {"
+               + ", ".join(str(i.cycles) for i in isa.insns) + ", 1};")
+    out.append("static const uint8_t INSN_MACS[] = {"
+               + ", ".join(str(i.macs) for i in isa.insns) + ", 0};")
+    for name, f in isa.fields.items():  # named access to register/enum slots in bodies
+        if f.kind in ("reg", "enum"):
+            out.append(f"#define FIELD_{name} (d->{_slot(isa, name)})")
+    return "\n".join(out)
+
+
+def inputs() -> list[Path]:
+    """The hand-written files the core is built from (the table comes in by digest)."""
+    return [HERE / "core.h", HERE / "core.c", HERE / "codegen.py"]
+
+
+def source_hash(isa: Isa | None = None) -> str:
+    """Stamped into the build: importing a core built from other sources fails."""
+    isa = isa or load()
+    h = hashlib.sha256()
+    for p in inputs():
+        h.update(p.read_bytes())
+    h.update(isa.digest.encode())
+    return h.hexdigest()[:16]
+
+
+def generate(isa: Isa | None = None) -> str:
+    """The whole C source of the core: the generated tables, decoder and execute
+    cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
+    isa = isa or load()
+    core = (HERE / "core.c").read_text()
+    if core.count("    EXEC_CASES\n") != 1:
+        raise ValueError("core.c must hold one `EXEC_CASES` line")
+    return "\n\n".join([
+        f"/* generated from isa/isa.toml (digest {isa.digest}) by emu/codegen.py; do not edit */",
+        '#include "core.h"',
+        f'#define PEARRAY_SOURCE_HASH "{source_hash(isa)}"',
+        tables(isa),
+        decoder(isa),
+        core.replace("    EXEC_CASES\n", execute_cases(isa) + "\n"),
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(generate())

@@ -1,0 +1,413 @@
+/* The array's cycle loop, memory system, neighbours and traps.
+ *
+ * The decoder (decode_word), the instruction table (INSN_*) and the
+ * execute cases (EXEC_CASES) are generated from isa/isa.toml by
+ * emu/codegen.py and pasted in front of this file by emu/build_core.py. */
+#include <string.h>
+#include <assert.h>
+
+/* ------------------------------------------------------------ lane helpers */
+
+static inline int64_t slane(uint32_t x, int lane, int w) {
+    uint64_t v = (x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1));
+    return (v >> (w - 1)) ? (int64_t)v - ((int64_t)1 << w) : (int64_t)v;
+}
+static inline int64_t ulane(uint32_t x, int lane, int w) {
+    return (int64_t)((x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1)));
+}
+static inline uint32_t lane_bits(int64_t v, int lane, int w) {
+    uint32_t m = w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1);
+    return ((uint32_t)(uint64_t)v & m) << (lane * w);
+}
+static inline int64_t asr64(int64_t a, int64_t s) {
+    return a >= 0 ? a >> s : -((-a - 1) >> s) - 1;   /* floor(a / 2^s), no UB */
+}
+static inline int64_t rshr64(int64_t a, int64_t s) {
+    return s == 0 ? a : asr64(a + ((int64_t)1 << (s - 1)), s);
+}
+static inline int64_t sat_s(int64_t x, int w, uint32_t *flag) {
+    int64_t hi = ((int64_t)1 << (w - 1)) - 1, lo = -((int64_t)1 << (w - 1));
+    if (x > hi) { *flag = 1; return hi; }
+    if (x < lo) { *flag = 1; return lo; }
+    return x;
+}
+static inline int64_t sat_u(int64_t x, int w, uint32_t *flag) {
+    int64_t hi = ((int64_t)1 << w) - 1;
+    if (x > hi) { *flag = 1; return hi; }
+    if (x < 0) { *flag = 1; return 0; }
+    return x;
+}
+static inline uint32_t lfsr_step(pe_t *pe, uint32_t taps) {
+    uint32_t x = pe->lfsr;
+    x = (x & 1u) ? (x >> 1) ^ taps : (x >> 1);
+    pe->lfsr = x;
+    return x;
+}
+static inline int64_t srnd64(pe_t *pe, uint32_t taps, int64_t a, int64_t s) {
+    uint32_t r = lfsr_step(pe, taps);
+    int64_t u = s == 0 ? 0 : (int64_t)(r & ((1u << s) - 1));
+    return asr64(a + u, s);
+}
+static inline int64_t s32(uint32_t x) {
+    return (x & 0x80000000u) ? (int64_t)x - ((int64_t)1 << 32) : (int64_t)x;
+}
+/* Sum of lane products at width w, lanes of a read signed (sa=1) or not. */
+static inline int64_t dot64(uint32_t a, uint32_t b, int w, int sa) {
+    int64_t sum = 0;
+    for (int l = 0; l < 32 / w; l++)
+        sum += (sa ? slane(a, l, w) : ulane(a, l, w)) * slane(b, l, w);
+    return sum;
+}
+static inline uint32_t packs32(uint32_t a, uint32_t b, int w, uint32_t *flag) {
+    if (w == 16)  /* two words to two halves */
+        return lane_bits(sat_s(s32(a), 16, flag), 0, 16) | lane_bits(sat_s(s32(b), 16, flag), 1, 16);
+    return lane_bits(sat_s(slane(a, 0, 16), 8, flag), 0, 8) | lane_bits(sat_s(slane(a, 1, 16), 8, flag), 1, 8)
+         | lane_bits(sat_s(slane(b, 0, 16), 8, flag), 2, 8) | lane_bits(sat_s(slane(b, 1, 16), 8, flag), 3, 8);
+}
+static inline uint32_t unpk32(uint32_t a, int hi, int w) {
+    if (w == 16)
+        return (uint32_t)(uint64_t)slane(a, hi, 16);
+    return lane_bits(slane(a, 2 * hi, 8), 0, 16) | lane_bits(slane(a, 2 * hi + 1, 8), 1, 16);
+}
+
+/* ------------------------------------------------------------ memory */
+
+enum { ST_OK = 0, ST_BLOCKED = 1, ST_TRAP = 2, ST_DEFER = 3 };
+
+/* While a PE runs ahead of the array's cycle (m->ahead), anything another PE
+ * could observe or affect (SM/GM, neighbours, sync, halt) is deferred: the
+ * instruction is retried when the array's cycle reaches the PE's own. */
+
+static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
+    if (!m->trap_cause) {
+        m->trap_cause = cause;
+        m->trap_pe = pe->id;
+        m->trap_pc = pe->pc;
+    }
+    return ST_TRAP;
+}
+
+/* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
+static uint8_t *mem_at(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store,
+                       uint32_t *extra) {
+    if (addr & (size - 1)) { trap(m, pe, TRAP_MISALIGNED); return 0; }
+    int region;
+    uint32_t off;
+    uint8_t *base;
+    if (addr - m->lm_base < m->lm_size && m->lm_size) {
+        region = REGION_LM; off = addr - m->lm_base; base = pe->lm;
+    } else if (addr - m->sm_base < m->sm_size && m->sm_size) {
+        region = REGION_SM; off = addr - m->sm_base; base = m->sm;
+    } else if (addr - m->gm_base < m->gm_size && m->gm_size) {
+        region = REGION_GM; off = addr - m->gm_base; base = m->gm;
+    } else { trap(m, pe, TRAP_OUT_OF_RANGE); return 0; }
+    if (region != REGION_LM && m->ahead) { m->deferred = 1; return 0; }
+    if (off + size > (region == REGION_LM ? m->lm_size : region == REGION_SM ? m->sm_size : m->gm_size)) {
+        trap(m, pe, TRAP_OUT_OF_RANGE); return 0;
+    }
+    uint32_t cost = m->cost[region];
+    if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
+    if (region == REGION_SM && m->sm_banks) {
+        uint32_t bank = (off >> 2) % m->sm_banks;
+        if (m->bank_stamp[bank] != m->cycle + 1) { m->bank_stamp[bank] = m->cycle + 1; m->bank_count[bank] = 0; }
+        uint32_t k = m->bank_count[bank]++;
+        if (k) { *extra += k; pe->stall[STALL_BANK] += k; pe->bank_conflicts++; }
+    }
+    if (store) { pe->stores[region]++; pe->store_bytes[region] += size; }
+    else { pe->loads[region]++; pe->load_bytes[region] += size; }
+    return base + off;
+}
+
+static int mem_load(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int sgn,
+                    uint32_t *extra, uint32_t *out) {
+    uint8_t *p = mem_at(m, pe, addr, size, 0, extra);
+    if (!p) return m->deferred ? ST_DEFER : ST_TRAP;
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i);
+    if (sgn && size < 4 && (v >> (8 * size - 1)))
+        v |= ~(uint32_t)0 << (8 * size);
+    *out = v;
+    return ST_OK;
+}
+
+static int mem_store(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, uint32_t v,
+                     uint32_t *extra) {
+    uint8_t *p = mem_at(m, pe, addr, size, 1, extra);
+    if (!p) return m->deferred ? ST_DEFER : ST_TRAP;
+    for (uint32_t i = 0; i < size; i++) p[i] = (uint8_t)(v >> (8 * i));
+    return ST_OK;
+}
+
+/* ------------------------------------------------------------ neighbours */
+
+static pe_t *neighbour(machine_t *m, pe_t *pe, uint32_t dir) {
+    int r = (int)pe->row + (dir == DIR_S) - (dir == DIR_N);
+    int c = (int)pe->col + (dir == DIR_E) - (dir == DIR_W);
+    if (r < 0 || c < 0 || r >= (int)m->rows || c >= (int)m->cols) return 0;
+    return &m->pes[r * m->cols + c];
+}
+
+static int nb_send(machine_t *m, pe_t *pe, uint32_t dir, uint32_t v) {
+    if (m->ahead) return ST_DEFER;
+    pe_t *to = neighbour(m, pe, dir);
+    if (!to) return trap(m, pe, TRAP_EDGE);
+    uint32_t side = dir ^ 2;  /* n<->s, e<->w: the receiver's register facing us */
+    if (to->in_full[side] || to->in_time[side] == m->cycle) {
+        pe->stall[STALL_SEND]++;
+        return ST_BLOCKED;
+    }
+    to->in_val[side] = v;
+    to->in_full[side] = 1;
+    to->in_time[side] = m->cycle;
+    return ST_OK;
+}
+
+static int nb_recv(machine_t *m, pe_t *pe, uint32_t dir, uint32_t *out) {
+    if (m->ahead) return ST_DEFER;
+    if (!neighbour(m, pe, dir)) return trap(m, pe, TRAP_EDGE);
+    if (!pe->in_full[dir] || pe->in_time[dir] == m->cycle) {
+        pe->stall[STALL_RECV]++;
+        return ST_BLOCKED;
+    }
+    *out = pe->in_val[dir];
+    pe->in_full[dir] = 0;
+    pe->in_time[dir] = m->cycle;
+    return ST_OK;
+}
+
+/* ------------------------------------------------------------ special registers */
+
+static int sreg_read(machine_t *m, pe_t *pe, uint32_t n, uint64_t now, uint32_t *out) {
+    switch (n) {
+    case 0: *out = pe->row; break;
+    case 1: *out = pe->col; break;
+    case 2: *out = pe->id; break;
+    case 3: *out = m->rows; break;
+    case 4: *out = m->cols; break;
+    case 5: *out = (uint32_t)now; break;
+    case 6: *out = pe->sat; break;
+    case 7: *out = pe->lfsr; break;
+    default: return trap(m, pe, TRAP_ILLEGAL);
+    }
+    return ST_OK;
+}
+
+static int sreg_write(machine_t *m, pe_t *pe, uint32_t n, uint32_t v) {
+    if (n == 6) pe->sat = v != 0;
+    else if (n == 7) pe->lfsr = v ? v : 1;
+    else return trap(m, pe, TRAP_ILLEGAL);
+    return ST_OK;
+}
+
+/* ------------------------------------------------------------ control */
+
+/* The PC after `npc`, folding in the ends of zero-overhead loops. */
+static uint32_t loop_next(pe_t *pe, uint32_t npc) {
+    while (pe->loop_depth && npc == pe->loop_end[pe->loop_depth - 1]) {
+        uint32_t top = pe->loop_depth - 1;
+        if (--pe->loop_count[top]) return pe->loop_start[top];
+        pe->loop_depth--;
+    }
+    return npc;
+}
+
+static int loop_enter(machine_t *m, pe_t *pe, uint32_t count, uint32_t end, uint32_t *npc) {
+    if (count == 0 || end == pe->pc + 4 || end <= pe->pc) { *npc = end; return ST_OK; }
+    if (pe->loop_depth >= LOOP_LEVELS) return trap(m, pe, TRAP_LOOP_DEPTH);
+    uint32_t top = pe->loop_depth++;
+    pe->loop_start[top] = pe->pc + 4;
+    pe->loop_end[top] = end;
+    pe->loop_count[top] = count;
+    return ST_OK;
+}
+
+static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t v) {
+    (void)m;
+    if (t && reg && t->nw < 2) { t->reg[t->nw] = reg; t->val[t->nw] = v; t->nw++; }
+}
+
+/* ------------------------------------------------------------ semantics macros */
+
+#define RS (pe->r[d->rs])
+#define RT (pe->r[d->rt])
+#define RD (pe->r[d->rd])
+#define IMM (d->imm)
+#define PC (pe->pc)
+#define S32(x) s32(x)
+#define WRD(v) do { uint32_t v__ = (v); pe->r[d->rd] = v__; trace_write(m, tr, d->rd, v__); } while (0)
+#define WRS(v) do { uint32_t v__ = (v); pe->r[d->rs] = v__; trace_write(m, tr, d->rs, v__); } while (0)
+#define JUMP(t) (npc = (uint32_t)(t))
+#define CHECK(st) do { int st__ = (st); if (st__) return st__; } while (0)
+#define LOAD(addr, size, sgn) ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), &extra, &v_l)); v_l; })
+#define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), &extra))
+#define SEND(dir, v) CHECK(nb_send(m, pe, (dir), (v)))
+#define RECV(dir) ({ uint32_t v_r; CHECK(nb_recv(m, pe, (dir), &v_r)); v_r; })
+#define MFS(n) ({ uint32_t v_s; CHECK(sreg_read(m, pe, (n), now, &v_s)); v_s; })
+#define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
+#define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), &npc))
+#define HALT() do { if (m->ahead) return ST_DEFER; pe->halted = 1; pe->halt_cycle = now + 1; } while (0)
+#define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)
+#define DOT(sa, sb) dot64(RS, RT, W, DOT_##sa)
+#define DOT_S 1
+#define DOT_U 0
+#define SAT32(x) ((uint32_t)(uint64_t)sat_s((x), 32, &pe->sat))
+#define PACKS(a, b) packs32((a), (b), W, &pe->sat)
+#define UNPK(a, hi) unpk32((a), (hi), W)
+/* lane expressions */
+#define sats(x) sat_s((x), W, &pe->sat)
+#define satu(x) sat_u((x), W, &pe->sat)
+#define asr(a, s) asr64((a), (s))
+#define rshr(a, s) rshr64((a), (s))
+#define srnd(a, s) srnd64(pe, m->lfsr_taps, (a), (s))
+#define lane0(a) slane(x_a, 0, W)
+
+/* Execute the instruction at pe->pc, issuing in cycle `now`. ST_OK: retired;
+ * ST_BLOCKED: try again next cycle; ST_DEFER: retry when the array reaches
+ * `now`; ST_TRAP: m->trap_* says why. */
+static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe, uint64_t now,
+                                                          const int tracing) {
+    uint32_t pc = pe->pc;
+    if (pc & 3) return trap(m, pe, TRAP_MISALIGNED);
+    uint32_t idx = pc >> 2;
+    if (idx >= pe->ncode)
+        return trap(m, pe, idx < m->imem_words ? TRAP_ILLEGAL : TRAP_OUT_OF_RANGE);
+    const dec_t *d = &pe->dec[idx];
+    trace_t *tr = 0;
+    if (tracing && m->trace_n < m->trace_cap) {
+        tr = &m->trace[m->trace_n];
+        tr->cycle = now; tr->pe = pe->id; tr->pc = pc; tr->word = pe->code[idx]; tr->nw = 0;
+    }
+    uint32_t npc = pc + 4, extra = 0;
+    switch (d->op) {
+    EXEC_CASES
+    default:
+        return trap(m, pe, TRAP_ILLEGAL);
+    }
+    pe->r[0] = 0;
+    pe->retired++;
+    pe->macs += INSN_MACS[d->op];
+    pe->busy_until = now + INSN_CYCLES[d->op] + extra;
+    pe->pc = loop_next(pe, npc);
+    if (tr) m->trace_n++;
+    return ST_OK;
+}
+
+/* ------------------------------------------------------------ the cycle loop */
+
+/* How far (cycles) a PE may run ahead of the array on purely local work. */
+enum { RUN_AHEAD = 4096 };
+
+static uint64_t last_halt(machine_t *m) {
+    uint64_t t = m->cycle;
+    for (uint32_t i = 0; i < m->npes; i++)
+        if (m->pes[i].ncode && m->pes[i].halt_cycle > t) t = m->pes[i].halt_cycle;
+    return t;
+}
+
+/* Run until every PE halted, a trap, the cycle `stop` (pause), a breakpoint or a
+ * full trace buffer.  `limit` is the cycle limit: reaching it is a trap.
+ *
+ * All PEs advance in one cycle loop; shared state (SM banks, GM, neighbours,
+ * sync) is touched only in the array's cycle, in PE id order.  Between such
+ * events a PE runs ahead on its own (ALU, MAC, LM, branches, loops), which no
+ * other PE can observe, so counters and results equal the lock-step ones.
+ * Tracing and breakpoints switch the run-ahead off. */
+int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
+    pe_t *pes = m->pes;
+    uint32_t n = m->npes;
+    int ahead_ok = !m->trace_cap && !m->breakpoints;
+    for (;;) {
+        uint32_t running = 0, waiting = 0, progress = 0, blocked = 0;
+        uint64_t next_busy = UINT64_MAX;
+        for (uint32_t i = 0; i < n; i++) running += !pes[i].halted;
+        if (!running) { m->cycle = last_halt(m); return RUN_HALTED; }
+        if (m->cycle >= limit) {
+            for (uint32_t i = 0; i < n; i++)
+                if (!pes[i].halted) { trap(m, &pes[i], TRAP_CYCLE_LIMIT); break; }
+            return RUN_TRAP;
+        }
+        if (m->cycle >= stop) return RUN_PAUSED;
+        if (m->trace_cap && m->trace_n + n > m->trace_cap) return RUN_TRACE_FULL;
+        if (m->breakpoints && !m->skip_break) {
+            for (uint32_t i = 0; i < n; i++) {
+                pe_t *pe = &pes[i];
+                if (!pe->halted && !pe->at_sync && pe->busy_until <= m->cycle
+                    && (pe->pc >> 2) < m->imem_words && m->breakpoints[pe->pc >> 2]) {
+                    m->skip_break = 1;
+                    return RUN_BREAK;
+                }
+            }
+        }
+        m->skip_break = 0;
+        uint64_t horizon = m->cycle + RUN_AHEAD;
+        if (horizon > stop) horizon = stop;
+        if (horizon > limit) horizon = limit;
+        for (uint32_t i = 0; i < n; i++) {
+            pe_t *pe = &pes[i];
+            if (pe->halted) continue;
+            if (pe->at_sync) { waiting++; continue; }
+            if (pe->busy_until <= m->cycle) {
+                int st = ahead_ok ? execute(m, pe, m->cycle, 0) : execute(m, pe, m->cycle, 1);
+                if (st == ST_TRAP) return RUN_TRAP;
+                if (st != ST_OK) { blocked++; if (pe->at_sync) waiting++; continue; }
+                if (ahead_ok) {
+                    m->ahead = 1;
+                    while (!pe->halted && pe->busy_until < horizon) {
+                        st = execute(m, pe, pe->busy_until, 0);
+                        if (st != ST_OK) break;
+                    }
+                    m->ahead = 0;
+                    m->deferred = 0;
+                    if (st == ST_TRAP) { m->cycle = pe->busy_until; return RUN_TRAP; }
+                }
+            }
+            progress++;
+            if (pe->busy_until < next_busy) next_busy = pe->busy_until;
+        }
+        if (waiting && waiting == running && progress == 0) {
+            /* every running PE is at the barrier: it completes this cycle */
+            for (uint32_t i = 0; i < n; i++) {
+                pe_t *pe = &pes[i];
+                if (pe->halted) continue;
+                pe->at_sync = 0;
+                pe->retired++;
+                pe->busy_until = m->cycle + 1;
+                pe->pc = loop_next(pe, pe->pc + 4);
+            }
+            m->cycle++;
+            continue;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (!pes[i].halted && pes[i].at_sync) pes[i].stall[STALL_SYNC]++;
+        if (!progress) {
+            for (uint32_t i = 0; i < n; i++)
+                if (!pes[i].halted && !pes[i].at_sync) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
+            if (!m->trap_cause)
+                for (uint32_t i = 0; i < n; i++)
+                    if (!pes[i].halted) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
+            m->cycle++;
+            return RUN_TRAP;
+        }
+        /* nobody waits on anybody: jump to the first cycle in which some PE issues */
+        uint64_t next = m->cycle + 1;
+        if (!blocked && !waiting && next_busy > next && next_busy != UINT64_MAX) next = next_busy;
+        if (next > limit) next = limit;
+        if (next > stop) next = stop;
+        m->cycle = next;
+    }
+}
+
+/* Predecode a PE's image; words that do not decode run as illegal. */
+void pe_load_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n) {
+    assert(pe_id < m->npes);
+    pe_t *pe = &m->pes[pe_id];
+    pe->code = code;
+    pe->dec = dec;
+    pe->ncode = n;
+    for (uint32_t i = 0; i < n; i++)
+        if (!decode_word(code[i], &dec[i])) dec[i].op = INSN_ILLEGAL;
+}
+
+int pe_decode(uint32_t word, dec_t *out) { return decode_word(word, out); }
+
+const char *pe_source_hash(void) { return PEARRAY_SOURCE_HASH; }

@@ -89,40 +89,59 @@ def decoder(isa: Isa) -> str:
     return "\n".join(out)
 
 
-def _lane_case(insn: Insn) -> list[str]:
+def _lane_body(insn: Insn) -> list[str]:
     """A lane loop: a, b (and ua, ub) per lane, the table's expression, wrap to W."""
     imm = insn.format in ("SH", "I", "IU")
     b_src = "(uint32_t)IMM" if imm else "RT"
     lines = [
-        f"        const int W = {insn.width};",
-        f"        uint32_t x_a = RS, x_b = {b_src}, out_ = 0;",
-        f"        for (int l = 0; l < {insn.lanes}; l++) {{",
-        "            int64_t a = slane(x_a, l, W), ua = ulane(x_a, l, W);",
+        f"    uint32_t x_a = RS, x_b = {b_src}, out_ = 0;",
+        f"    for (int l = 0; l < {insn.lanes}; l++) {{",
+        "        int64_t a = slane(x_a, l, W), ua = ulane(x_a, l, W);",
     ]
     if imm:
-        lines.append("            int64_t b = (int64_t)x_b, ub = (int64_t)x_b;")
+        lines.append("        int64_t b = (int64_t)x_b, ub = (int64_t)x_b;")
     else:
-        lines.append("            int64_t b = slane(x_b, l, W), ub = ulane(x_b, l, W);")
+        lines.append("        int64_t b = slane(x_b, l, W), ub = ulane(x_b, l, W);")
     lines += [
-        "            (void)a; (void)b; (void)ua; (void)ub;",
-        f"            out_ |= lane_bits({insn.lane}, l, W);",
-        "        }",
-        "        WRD(out_);",
+        "        (void)a; (void)b; (void)ua; (void)ub;",
+        f"        out_ |= lane_bits({insn.lane}, l, W);",
+        "    }",
+        "    WRD(out_);",
     ]
     return lines
 
 
-def execute_cases(isa: Isa) -> str:
+def functions(isa: Isa) -> str:
+    """One small inline function per instruction (Spike's one-file-per-instruction, in C)."""
     out = []
     for insn in isa.insns:
-        out.append(f"case {c_name(insn)}: {{  /* {insn.spelled} {insn.syntax} */")
-        if insn.lane is not None:
-            out += _lane_case(insn)
-        else:
-            out.append(f"        const int W = {insn.width}; (void)W;")
-            out.append(f"        {insn.body}")
-        out.append("        break; }")
+        out.append(f"/* {insn.spelled} {insn.syntax}: {insn.doc} */")
+        out.append(f"OP_FN(x_{c_name(insn)}) {{")
+        out.append(f"    const int W = {insn.width}; (void)W;")
+        out += _lane_body(insn) if insn.lane is not None else [f"    {insn.body}"]
+        out.append("    return ST_OK;")
+        out.append("}")
     return "\n".join(out)
+
+
+REPEATABLE = ("alu", "mac", "mem")  # no control flow, no neighbours or sync
+
+
+def execute_cases(isa: Isa) -> str:
+    """`case` labels of execute(): call the instruction's function."""
+    return "\n".join(
+        f"    case {c_name(i)}: st = x_{c_name(i)}(m, pe, d, now, tr, &npc, &extra); break;"
+        for i in isa.insns
+    )
+
+
+def repeat_cases(isa: Isa) -> str:
+    """`case` labels of repeat(): one instruction as the whole body of a loop, iterated
+    in place (no fetch, no dispatch) while it stays local to the PE."""
+    return "\n".join(
+        f"    case {c_name(i)}: REPEAT(x_{c_name(i)}, {i.cycles}); break;"
+        for i in isa.insns if i.cls in REPEATABLE
+    )
 
 
 def tables(isa: Isa) -> str:
@@ -158,15 +177,18 @@ def generate(isa: Isa | None = None) -> str:
     cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
     isa = isa or load()
     core = (HERE / "core.c").read_text()
-    if core.count("    EXEC_CASES\n") != 1:
-        raise ValueError("core.c must hold one `EXEC_CASES` line")
+    for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_CASES"):
+        if core.count(f"    {mark}\n") != 1:
+            raise ValueError(f"core.c must hold one `{mark}` line")
     return "\n\n".join([
         f"/* generated from isa/isa.toml (digest {isa.digest}) by emu/codegen.py; do not edit */",
         '#include "core.h"',
         f'#define PEARRAY_SOURCE_HASH "{source_hash(isa)}"',
         tables(isa),
         decoder(isa),
-        core.replace("    EXEC_CASES\n", execute_cases(isa) + "\n"),
+        core.replace("    FUNCTIONS\n", functions(isa) + "\n")
+            .replace("    EXEC_CASES\n", execute_cases(isa) + "\n")
+            .replace("    REPEAT_CASES\n", repeat_cases(isa) + "\n"),
     ]) + "\n"
 
 

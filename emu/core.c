@@ -9,8 +9,9 @@
 /* ------------------------------------------------------------ lane helpers */
 
 static inline int64_t slane(uint32_t x, int lane, int w) {
-    uint64_t v = (x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1));
-    return (v >> (w - 1)) ? (int64_t)v - ((int64_t)1 << w) : (int64_t)v;
+    int64_t v = (int64_t)((x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1)));
+    int64_t half = (int64_t)1 << (w - 1);
+    return (v ^ half) - half;   /* sign-extend w bits, branch-free, no overflow */
 }
 static inline int64_t ulane(uint32_t x, int lane, int w) {
     return (int64_t)((x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1)));
@@ -88,9 +89,15 @@ static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
 }
 
 /* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
-static uint8_t *mem_at(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store,
-                       uint32_t *extra) {
+static inline __attribute__((always_inline)) uint8_t *mem_at(
+        machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
     if (addr & (size - 1)) { trap(m, pe, TRAP_MISALIGNED); return 0; }
+    if (addr - m->lm_base <= m->lm_size - size && m->lm_size >= size) {  /* the common case */
+        if (m->cost[REGION_LM] > 1) { *extra += m->cost[REGION_LM] - 1; pe->stall[STALL_MEMORY] += m->cost[REGION_LM] - 1; }
+        if (store) { pe->stores[REGION_LM]++; pe->store_bytes[REGION_LM] += size; }
+        else { pe->loads[REGION_LM]++; pe->load_bytes[REGION_LM] += size; }
+        return pe->lm + (addr - m->lm_base);
+    }
     int region;
     uint32_t off;
     uint8_t *base;
@@ -118,19 +125,20 @@ static uint8_t *mem_at(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int
     return base + off;
 }
 
-static int mem_load(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int sgn,
+static inline __attribute__((always_inline)) int mem_load(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int sgn,
                     uint32_t *extra, uint32_t *out) {
     uint8_t *p = mem_at(m, pe, addr, size, 0, extra);
     if (!p) return m->deferred ? ST_DEFER : ST_TRAP;
-    uint32_t v = 0;
-    for (uint32_t i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i);
+    uint32_t v;
+    if (size == 4) { v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+    else { v = 0; for (uint32_t i = 0; i < size; i++) v |= (uint32_t)p[i] << (8 * i); }
     if (sgn && size < 4 && (v >> (8 * size - 1)))
         v |= ~(uint32_t)0 << (8 * size);
     *out = v;
     return ST_OK;
 }
 
-static int mem_store(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, uint32_t v,
+static inline __attribute__((always_inline)) int mem_store(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, uint32_t v,
                      uint32_t *extra) {
     uint8_t *p = mem_at(m, pe, addr, size, 1, extra);
     if (!p) return m->deferred ? ST_DEFER : ST_TRAP;
@@ -223,7 +231,7 @@ static int loop_enter(machine_t *m, pe_t *pe, uint32_t count, uint32_t end, uint
 
 static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t v) {
     (void)m;
-    if (t && reg && t->nw < 2) { t->reg[t->nw] = reg; t->val[t->nw] = v; t->nw++; }
+    if (t && reg && t->nw < 3) { t->reg[t->nw] = reg; t->val[t->nw] = v; t->nw++; }
 }
 
 /* ------------------------------------------------------------ semantics macros */
@@ -236,18 +244,20 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define S32(x) s32(x)
 #define WRD(v) do { uint32_t v__ = (v); pe->r[d->rd] = v__; trace_write(m, tr, d->rd, v__); } while (0)
 #define WRS(v) do { uint32_t v__ = (v); pe->r[d->rs] = v__; trace_write(m, tr, d->rs, v__); } while (0)
-#define JUMP(t) (npc = (uint32_t)(t))
+#define WRT(v) do { uint32_t v__ = (v); pe->r[d->rt] = v__; trace_write(m, tr, d->rt, v__); } while (0)
+#define JUMP(t) (*npc = (uint32_t)(t))
 #define CHECK(st) do { int st__ = (st); if (st__) return st__; } while (0)
-#define LOAD(addr, size, sgn) ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), &extra, &v_l)); v_l; })
-#define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), &extra))
+#define LOAD(addr, size, sgn) ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), extra, &v_l)); v_l; })
+#define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), extra))
 #define SEND(dir, v) CHECK(nb_send(m, pe, (dir), (v)))
 #define RECV(dir) ({ uint32_t v_r; CHECK(nb_recv(m, pe, (dir), &v_r)); v_r; })
 #define MFS(n) ({ uint32_t v_s; CHECK(sreg_read(m, pe, (n), now, &v_s)); v_s; })
 #define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
-#define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), &npc))
+#define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), npc))
 #define HALT() do { if (m->ahead) return ST_DEFER; pe->halted = 1; pe->halt_cycle = now + 1; } while (0)
 #define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)
 #define DOT(sa, sb) dot64(RS, RT, W, DOT_##sa)
+#define DOTV(x, y, sa) dot64((x), (y), W, DOT_##sa)
 #define DOT_S 1
 #define DOT_U 0
 #define SAT32(x) ((uint32_t)(uint64_t)sat_s((x), 32, &pe->sat))
@@ -260,6 +270,13 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define rshr(a, s) rshr64((a), (s))
 #define srnd(a, s) srnd64(pe, m->lfsr_taps, (a), (s))
 #define lane0(a) slane(x_a, 0, W)
+
+/* The instructions' semantics, one function each, generated from the table. */
+#define OP_FN(name) static inline __attribute__((always_inline)) int name( \
+    machine_t *m, pe_t *pe, const dec_t *d, uint64_t now, trace_t *tr, uint32_t *npc, \
+    uint32_t *extra)
+
+    FUNCTIONS
 
 /* Execute the instruction at pe->pc, issuing in cycle `now`. ST_OK: retired;
  * ST_BLOCKED: try again next cycle; ST_DEFER: retry when the array reaches
@@ -278,11 +295,13 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
         tr->cycle = now; tr->pe = pe->id; tr->pc = pc; tr->word = pe->code[idx]; tr->nw = 0;
     }
     uint32_t npc = pc + 4, extra = 0;
+    int st;
     switch (d->op) {
     EXEC_CASES
     default:
         return trap(m, pe, TRAP_ILLEGAL);
     }
+    if (st) return st;
     pe->r[0] = 0;
     pe->retired++;
     pe->macs += INSN_MACS[d->op];
@@ -290,6 +309,49 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
     pe->pc = loop_next(pe, npc);
     if (tr) m->trace_n++;
     return ST_OK;
+}
+
+/* Run-ahead only: the PE sits at a loop whose whole body is the one instruction
+ * at its PC.  Iterate it in place, without fetch and dispatch, until the loop
+ * ends, the horizon, or the instruction needs the array (ST_DEFER) or traps.
+ * Returns -1 when the instruction is not one that may be iterated so. */
+#define REPEAT(fn, cycles) \
+    while (done < left && now < horizon) { \
+        uint32_t npc = pe->pc + 4, extra = 0; \
+        st = fn(m, pe, d, now, 0, &npc, &extra); \
+        if (st) break; \
+        pe->r[0] = 0; \
+        now += (cycles) + extra; \
+        done++; \
+    }
+
+static inline int repeat(machine_t *m, pe_t *pe, uint64_t horizon) {
+    uint32_t top = pe->loop_depth - 1;
+    const dec_t *d = &pe->dec[pe->pc >> 2];
+    uint64_t now = pe->busy_until;
+    uint32_t left = pe->loop_count[top], done = 0;
+    int st = ST_OK;
+    switch (d->op) {
+    REPEAT_CASES
+    default:
+        return -1;
+    }
+    pe->retired += done;
+    pe->macs += (uint64_t)done * INSN_MACS[d->op];
+    pe->busy_until = now;
+    if (done == left) {
+        pe->loop_depth--;
+        pe->pc = loop_next(pe, pe->pc + 4);
+    } else {
+        pe->loop_count[top] = left - done;
+    }
+    return st;
+}
+
+static inline int single_insn_loop(const pe_t *pe) {
+    uint32_t top = pe->loop_depth - 1;
+    return pe->loop_depth && pe->loop_start[top] == pe->pc && pe->loop_end[top] == pe->pc + 4
+        && (pe->pc >> 2) < pe->ncode;
 }
 
 /* ------------------------------------------------------------ the cycle loop */
@@ -353,7 +415,9 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
                 if (ahead_ok) {
                     m->ahead = 1;
                     while (!pe->halted && pe->busy_until < horizon) {
-                        st = execute(m, pe, pe->busy_until, 0);
+                        st = -1;
+                        if (single_insn_loop(pe)) st = repeat(m, pe, horizon);
+                        if (st == -1) st = execute(m, pe, pe->busy_until, 0);
                         if (st != ST_OK) break;
                     }
                     m->ahead = 0;

@@ -38,9 +38,9 @@ typedef struct {
 typedef struct {
     uint64_t cycle;
     uint32_t pe, pc, word;
-    uint32_t nw;          /* registers written: 0..2 */
-    uint32_t reg[2];
-    uint32_t val[2];
+    uint32_t nw;          /* registers written: 0..3 */
+    uint32_t reg[3];
+    uint32_t val[3];
 } trace_t;
 
 typedef struct {

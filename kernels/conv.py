@@ -1,0 +1,103 @@
+"""conv2d and linear: the host side of kernels/conv.s."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layout import check_int_tensor, pack_rows, strips, unpack_rows, weight_rows
+from .runner import GmLayout, KernelResult, run_kernel, stats, width_flags
+
+ROUNDING = ("nearest", "stochastic")
+
+
+def requant_flags(out_shift: int | None, relu: bool, rounding: str, bits: int) -> dict[str, int]:
+    """The .equ flags of the requantisation epilogue (width.inc's REQ1 and STORE4)."""
+    if rounding not in ROUNDING:
+        raise ValueError(f"rounding must be one of {ROUNDING}, not {rounding!r}")
+    if out_shift is not None and not (isinstance(out_shift, int | np.integer)
+                                      and 0 <= out_shift <= 31):
+        raise ValueError(f"out_shift must be None or an integer 0..31, not {out_shift!r}")
+    req = out_shift is not None
+    out_bits = bits if req else 32
+    return {
+        "NEAREST": int(req and rounding == "nearest"),
+        "STOCH": int(req and rounding == "stochastic"),
+        "RELU": int(bool(relu)),
+        "SHIFT": int(out_shift or 0),
+        **width_flags(out_bits, "PACK"),
+        "OW": 4 * out_bits // 32,
+    }
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,
+           pad: int = 0, bits: int = 8, out_shift: int | None = None, relu: bool = False,
+           rounding: str = "nearest", seed: int = 1, rows: int = 4, cols: int = 4
+           ) -> KernelResult:
+    """2-D correlation of x (C, H, W) with w (K, C, kh, kw) on the array.
+
+    With out_shift=None, `y` is the int32 accumulator (K, Ho, Wo), equal to integer
+    correlation; with a shift it is requantised to `bits` (round half up, or
+    stochastic rounding from the PEs' LFSRs seeded with `seed`), ReLU'd if asked.
+    """
+    width_flags(bits)
+    x = check_int_tensor(x, "x", 3, bits)
+    w = check_int_tensor(w, "w", 4, bits)
+    k, c, kh, kw = w.shape
+    if x.shape[0] != c:
+        raise ValueError(f"x has {x.shape[0]} channels, w expects {c}")
+    if b is None:
+        b = np.zeros(k, np.int64)
+    b = check_int_tensor(b, "b", 1, 32)
+    if b.shape != (k,):
+        raise ValueError(f"b must have shape ({k},), got {b.shape}")
+    if not (isinstance(stride, int) and stride >= 1 and isinstance(pad, int) and pad >= 0):
+        raise ValueError("stride must be an integer >= 1 and pad an integer >= 0")
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    hp, wp = xp.shape[1:]
+    if hp < kh or wp < kw:
+        raise ValueError(f"kernel {kh}x{kw} larger than the padded input {hp}x{wp}")
+    ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    lanes = 32 // bits
+    kb = -(-k // 4)
+    flags = requant_flags(out_shift, relu, rounding, bits)
+
+    xs = strips(xp, kh, stride, ho, bits)  # (HO, WP, DW)
+    dw = xs.shape[-1]
+    gm = GmLayout()
+    bias = np.zeros(4 * kb, np.int64)
+    bias[:k] = b
+    params = {
+        **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": ho,
+        "STRIDE": stride, "KB": kb, "SEED": seed,
+        "XADDR": gm.put(xs.ravel()),
+        "WADDR": gm.put(weight_rows(w, 4 * kb, bits).ravel()),
+        "BADDR": gm.put(bias.astype(np.uint32)),
+        "YADDR": gm.reserve(ho * wo * kb * flags["OW"]),
+    }
+    machine, result = run_kernel("conv.s", params, gm, rows, cols)
+    words = machine.read(params["YADDR"], ho * wo * kb * flags["OW"], np.uint32)
+    if out_shift is None:
+        y = words.view(np.int32).reshape(ho, wo, 4 * kb)[..., :k]
+    else:
+        y = unpack_rows(words.reshape(ho, wo, kb * flags["OW"]), bits, k)
+    y = np.ascontiguousarray(y.transpose(2, 0, 1)).astype(np.int32 if out_shift is None
+                                                          else y.dtype)
+    useful = k * ho * wo * c * kh * kw
+    return KernelResult(y, result.cycles, stats(result, useful, lanes, rows * cols), result)
+
+
+def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, bits: int = 8,
+           out_shift: int | None = None, relu: bool = False, rounding: str = "nearest",
+           seed: int = 1, rows: int = 4, cols: int = 4) -> KernelResult:
+    """y = w @ x + b for x (C,), w (K, C): a 1x1 convolution of a 1x1 image."""
+    x = np.asarray(x)
+    w = np.asarray(w)
+    if x.ndim != 1 or w.ndim != 2:
+        raise ValueError(f"linear wants x (C,) and w (K, C), got {x.shape} and {w.shape}")
+    res = conv2d(x[:, None, None], w[:, :, None, None], b, bits=bits, out_shift=out_shift,
+                 relu=relu, rounding=rounding, seed=seed, rows=rows, cols=cols)
+    res.y = res.y[:, 0, 0]
+    return res
+
+
+__all__ = ["conv2d", "linear", "pack_rows"]

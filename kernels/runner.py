@@ -1,0 +1,105 @@
+"""Assemble a kernel with its parameters, run it on a (cached) machine, collect counters.
+
+Kernels are generic assembly; a layer's shape and addresses reach them as
+`.equ` lines in front of the source, so each distinct layer assembles once
+(cached) and every call after that only lays out data and runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pearray.asm import assemble
+from pearray.asm.program import Program
+from pearray.emu.machine import Machine, RunResult
+
+HERE = Path(__file__).resolve().parent
+GM_BASE = 0x8000_0000
+
+
+@dataclass
+class KernelResult:
+    """A kernel's output tensor and what running it cost on the array."""
+
+    y: np.ndarray
+    cycles: int
+    stats: dict[str, Any]
+    run: RunResult = field(repr=False)
+
+
+def width_flags(bits: int, prefix: str = "IS") -> dict[str, int]:
+    if bits not in (8, 16, 32):
+        raise ValueError(f"bits must be 8, 16 or 32, not {bits}")
+    return {f"{prefix}{b}": int(b == bits) for b in (8, 16, 32)}
+
+
+@lru_cache(maxsize=512)
+def _program(name: str, params: tuple[tuple[str, int], ...]) -> Program:
+    text = "".join(f".equ {k}, {v}\n" for k, v in params) + f'.include "{name}"\n'
+    return assemble(text, filename=f"<{name} parameters>", include_dirs=[str(HERE)])
+
+
+def kernel(name: str, params: dict[str, int]) -> Program:
+    """The assembled kernel `name` (a file in kernels/) with these .equ parameters."""
+    return _program(name, tuple(sorted(params.items())))
+
+
+@lru_cache(maxsize=16)
+def _machine(rows: int, cols: int, gm_size: int) -> Machine:
+    return Machine(rows, cols, gm_size=gm_size)
+
+
+class GmLayout:
+    """Places tensors one after the other in GM, 64-byte aligned."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[int, np.ndarray]] = []
+        self.top = 0
+
+    def put(self, words: np.ndarray) -> int:
+        addr = GM_BASE + self.top
+        self.blocks.append((addr, np.ascontiguousarray(words, dtype="<u4")))
+        self.top += (4 * len(words) + 63) // 64 * 64
+        return addr
+
+    def reserve(self, nwords: int) -> int:
+        return self.put(np.zeros(nwords, np.uint32))
+
+
+def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols: int
+               ) -> tuple[Machine, RunResult]:
+    """Load the kernel, write its tensors to GM, run it; a trap is a RuntimeError."""
+    size = 1 << 20
+    while size < gm.top:
+        size <<= 1
+    machine = _machine(rows, cols, size)
+    machine.load(kernel(name, params))
+    for addr, words in gm.blocks:
+        machine.write(addr, words)
+    result = machine.run(max_cycles=50_000_000)
+    if result.status != "halted":
+        detail = result.trap.describe() if result.trap else result.status
+        raise RuntimeError(f"kernel {name} did not finish: {detail}")
+    return machine, result
+
+
+def stats(result: RunResult, useful_macs: int, lanes: int, npes: int) -> dict[str, Any]:
+    """Counters of a run, with the MAC utilisation against the array's peak at this width."""
+    return {
+        "cycles": result.cycles,
+        "macs": useful_macs,
+        "lane_macs": result.macs,
+        "retired": result.retired,
+        "loads": {r: v["loads"] for r, v in result.memory.items()},
+        "stores": {r: v["stores"] for r, v in result.memory.items()},
+        "bytes": {r: v["load_bytes"] + v["store_bytes"] for r, v in result.memory.items()},
+        "accesses": result.accesses,
+        "stalls": result.stalls,
+        "bank_conflicts": result.bank_conflicts,
+        "utilisation": useful_macs / max(1, result.cycles * lanes * npes),
+    }

@@ -39,7 +39,9 @@ ffibuilder.set_source(
     include_dirs=[str(HERE)],
     depends=[str(p) for p in codegen.inputs()],
     # keep asserts; no -fwrapv reliance: lane code wraps and saturates explicitly
-    extra_compile_args=["-O3", "-std=gnu11", "-UNDEBUG", "-fno-wrapv", "-fstrict-aliasing", "-Wall"],
+    extra_compile_args=[
+        "-O3", "-std=gnu11", "-UNDEBUG", "-fno-wrapv", "-fstrict-aliasing", "-Wall",
+    ],
 )
 
 if __name__ == "__main__":  # a source-tree build, for development: puts _core*.so into emu/

@@ -52,6 +52,8 @@ BODY_TERMS: dict[str, str] = {
     "PC": "byte address of this instruction",
     "WRD": "`WRD(v)` writes `rd` (dropped for r0)",
     "WRS": "`WRS(v)` writes `rs` (post-increment)",
+    "WRT": "`WRT(v)` writes `rt` (post-increment)",
+    "DOTV": "`DOTV(x, y, S)` as `DOT` over the words x and y instead of rs and rt",
     "S32": "`S32(v)` reinterprets as int32",
     "DOT": "`DOT(S|U, S)` int64 sum over the lanes of the lane products of `rs` and `rt`; "
     "`U` reads the lanes of `rs` unsigned",

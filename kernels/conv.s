@@ -42,7 +42,7 @@
 #     | PE4:t4  | ...                         |    GM words are fetched once per task
 #     +---------+---------+---------+---------+    that needs them, not per MAC.
 #
-#   LM:  STRIP (WP*DW words) | WBLK (4*R words) | BIAS (4 words) | SPILL (3 words)
+#   LM:  SPILL (3 words, at 0) | BIAS (4 words, at 16) | STRIP (WP*DW words) | WBLK (4*R words)
 #
 # Registers: r1 id, r2 PEs, r3 oy (x count inside a task), r4 kb, r5 strip row in
 #   LM, r6 weight block in LM, r7-r10 accumulators of 4 channels, r11 field
@@ -55,10 +55,10 @@
 
 .include "width.inc"
 
-.equ STRIP, 0
+.equ SPILL, 0                   # low addresses: reachable as off12(r0)
+.equ BIAS, 16
+.equ STRIP, 32
 .equ WBLK, STRIP + WP*DW*4
-.equ BIAS, WBLK + 16*R
-.equ SPILL, BIAS + 16
 
     .text
     mfs r1, id

@@ -38,13 +38,18 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
     With out_shift=None, `y` is the int32 accumulator (K, Ho, Wo), equal to integer
     correlation; with a shift it is requantised to `bits` (round half up, or
     stochastic rounding from the PEs' LFSRs seeded with `seed`), ReLU'd if asked.
+    A batch x (N, C, H, W) runs as one kernel and gives y (N, K, Ho, Wo).
     """
     width_flags(bits)
-    x = check_int_tensor(x, "x", 3, bits)
+    batched = np.ndim(x) == 4
+    x = check_int_tensor(x, "x", 4 if batched else 3, bits)
+    if not batched:
+        x = x[None]
     w = check_int_tensor(w, "w", 4, bits)
     k, c, kh, kw = w.shape
-    if x.shape[0] != c:
-        raise ValueError(f"x has {x.shape[0]} channels, w expects {c}")
+    n = x.shape[0]
+    if x.shape[1] != c:
+        raise ValueError(f"x has {x.shape[1]} channels, w expects {c}")
     if b is None:
         b = np.zeros(k, np.int64)
     b = check_int_tensor(b, "b", 1, 32)
@@ -52,8 +57,8 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
         raise ValueError(f"b must have shape ({k},), got {b.shape}")
     if not (isinstance(stride, int) and stride >= 1 and isinstance(pad, int) and pad >= 0):
         raise ValueError("stride must be an integer >= 1 and pad an integer >= 0")
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-    hp, wp = xp.shape[1:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    hp, wp = xp.shape[2:]
     if hp < kh or wp < kw:
         raise ValueError(f"kernel {kh}x{kw} larger than the padded input {hp}x{wp}")
     ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
@@ -61,42 +66,46 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
     kb = -(-k // 4)
     flags = requant_flags(out_shift, relu, rounding, bits)
 
-    xs = strips(xp, kh, stride, ho, bits)  # (HO, WP, DW)
+    xs = strips(xp, kh, stride, ho, bits)  # (N*HO, WP, DW)
     dw = xs.shape[-1]
     gm = GmLayout()
     bias = np.zeros(4 * kb, np.int64)
     bias[:k] = b
     params = {
-        **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": ho,
+        **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": n * ho,
         "STRIDE": stride, "KB": kb, "SEED": seed,
         "XADDR": gm.put(xs.ravel()),
         "WADDR": gm.put(weight_rows(w, 4 * kb, bits).ravel()),
         "BADDR": gm.put(bias.astype(np.uint32)),
-        "YADDR": gm.reserve(ho * wo * kb * flags["OW"]),
+        "YADDR": gm.reserve(n * ho * wo * kb * flags["OW"]),
     }
     machine, result = run_kernel("conv.s", params, gm, rows, cols)
-    words = machine.read(params["YADDR"], ho * wo * kb * flags["OW"], np.uint32)
+    words = machine.read(params["YADDR"], n * ho * wo * kb * flags["OW"], np.uint32)
     if out_shift is None:
-        y = words.view(np.int32).reshape(ho, wo, 4 * kb)[..., :k]
+        y = words.view(np.int32).reshape(n, ho, wo, 4 * kb)[..., :k].astype(np.int32)
     else:
-        y = unpack_rows(words.reshape(ho, wo, kb * flags["OW"]), bits, k)
-    y = np.ascontiguousarray(y.transpose(2, 0, 1)).astype(np.int32 if out_shift is None
-                                                          else y.dtype)
-    useful = k * ho * wo * c * kh * kw
+        y = unpack_rows(words.reshape(n, ho, wo, kb * flags["OW"]), bits, k)
+    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    if not batched:
+        y = y[0]
+    useful = n * k * ho * wo * c * kh * kw
     return KernelResult(y, result.cycles, stats(result, useful, lanes, rows * cols), result)
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, bits: int = 8,
            out_shift: int | None = None, relu: bool = False, rounding: str = "nearest",
            seed: int = 1, rows: int = 4, cols: int = 4) -> KernelResult:
-    """y = w @ x + b for x (C,), w (K, C): a 1x1 convolution of a 1x1 image."""
+    """y = w @ x + b for x (C,) or a batch (N, C), w (K, C): a 1x1 convolution
+    whose output rows are the samples."""
     x = np.asarray(x)
     w = np.asarray(w)
-    if x.ndim != 1 or w.ndim != 2:
-        raise ValueError(f"linear wants x (C,) and w (K, C), got {x.shape} and {w.shape}")
-    res = conv2d(x[:, None, None], w[:, :, None, None], b, bits=bits, out_shift=out_shift,
+    if x.ndim not in (1, 2) or w.ndim != 2:
+        raise ValueError(f"linear wants x (C,) or (N, C) and w (K, C), got {x.shape}, {w.shape}")
+    rows_x = np.atleast_2d(x)  # (N, C)
+    res = conv2d(rows_x.T[:, :, None], w[:, :, None, None], b, bits=bits, out_shift=out_shift,
                  relu=relu, rounding=rounding, seed=seed, rows=rows, cols=cols)
-    res.y = res.y[:, 0, 0]
+    y = np.ascontiguousarray(res.y[:, :, 0].T)  # (N, K)
+    res.y = y[0] if x.ndim == 1 else y
     return res
 
 

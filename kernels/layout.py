@@ -41,12 +41,13 @@ def unpack_rows(words: np.ndarray, bits: int, n: int) -> np.ndarray:
 
 
 def strips(xp: np.ndarray, kh: int, stride: int, ho: int, bits: int) -> np.ndarray:
-    """(HO, WP, DW) words: for output row oy and input column xc, the values
-    xp[c, oy*stride + dy, xc] in (dy, c) order, packed."""
-    c, _, wp = xp.shape
+    """(N*HO, WP, DW) words: for image n, output row oy and input column xc, the values
+    xp[n, c, oy*stride + dy, xc] in (dy, c) order, packed.  Images follow each other
+    as more output rows, so a batch is one kernel run."""
+    n, c, _, wp = xp.shape
     rows = (np.arange(ho)[:, None] * stride + np.arange(kh)[None, :])  # (HO, KH)
-    cols = xp[:, rows, :]  # (C, HO, KH, WP)
-    return pack_rows(cols.transpose(1, 3, 2, 0).reshape(ho, wp, kh * c), bits)
+    cols = xp[:, :, rows, :]  # (N, C, HO, KH, WP)
+    return pack_rows(cols.transpose(0, 2, 4, 3, 1).reshape(n * ho, wp, kh * c), bits)
 
 
 def weight_rows(w: np.ndarray, kp: int, bits: int) -> np.ndarray:

@@ -9,15 +9,20 @@ from .runner import GmLayout, KernelResult, run_kernel, stats, width_flags
 
 
 def maxpool2d(x: np.ndarray, *, bits: int = 8, rows: int = 4, cols: int = 4) -> KernelResult:
-    """2x2 max pooling with stride 2 of x (C, H, W); an odd last row/column is dropped."""
+    """2x2 max pooling with stride 2 of x (C, H, W) or a batch (N, C, H, W); an odd
+    last row/column is dropped.  A batch runs as one image of N times the rows."""
     width_flags(bits)
-    x = check_int_tensor(x, "x", 3, bits)
-    c, h, w = x.shape
-    ho, wo = h // 2, w // 2
-    if ho == 0 or wo == 0:
+    batched = np.ndim(x) == 4
+    x = check_int_tensor(x, "x", 4 if batched else 3, bits)
+    if not batched:
+        x = x[None]
+    n, c, h, w = x.shape
+    ho1, wo = h // 2, w // 2
+    if ho1 == 0 or wo == 0:
         raise ValueError(f"input {h}x{w} is too small for 2x2 pooling")
-    x = x[:, : 2 * ho, : 2 * wo]
-    packed = pack_rows(x.transpose(1, 2, 0), bits)  # (H, W, CW) channels last
+    ho = n * ho1
+    x = x[:, :, : 2 * ho1, : 2 * wo]
+    packed = pack_rows(x.transpose(0, 2, 3, 1).reshape(2 * ho, 2 * wo, c), bits)  # channels last
     cw = packed.shape[-1]
     gm = GmLayout()
     params = {
@@ -26,5 +31,8 @@ def maxpool2d(x: np.ndarray, *, bits: int = 8, rows: int = 4, cols: int = 4) -> 
     }
     machine, result = run_kernel("maxpool.s", params, gm, rows, cols)
     words = machine.read(params["YADDR"], ho * wo * cw, np.uint32).reshape(ho, wo, cw)
-    y = np.ascontiguousarray(unpack_rows(words, bits, c).transpose(2, 0, 1))
+    y = np.ascontiguousarray(unpack_rows(words, bits, c).reshape(n, ho1, wo, c)
+                             .transpose(0, 3, 1, 2))
+    if not batched:
+        y = y[0]
     return KernelResult(y, result.cycles, stats(result, 0, 32 // bits, rows * cols), result)

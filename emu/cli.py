@@ -1,0 +1,133 @@
+"""`pearray run`: assemble (or read) a program, run it on the emulated array, report.
+
+Exit status (ARCH.md §7): 0 when every PE halted, 1 on a trap, 2 on bad
+assembly or usage.  `--json` prints one object, also on a trap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from pearray.asm.program import ContainerError, Program
+from pearray.cli import UsageError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run", help="run a program (.s or .bin) on the emulated array",
+        description="Assemble PROG.s (or read PROG.bin) and run it on a rows x cols array. "
+        "Exit status: 0 all PEs halted, 1 trap, 2 bad assembly or usage.",
+    )
+    p.add_argument("program", help="assembly source (.s) or assembled container (.bin)")
+    p.add_argument("--rows", type=int, default=4, help="array rows, 1..16 (default 4)")
+    p.add_argument("--cols", type=int, default=4, help="array columns, 1..16 (default 4)")
+    p.add_argument("--max-cycles", type=int, default=None, metavar="N",
+                   help="trap with cycle_limit after N cycles (default 100,000,000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--trace", metavar="FILE",
+                   help="write one JSON line per retired instruction to FILE")
+    p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                   help="add DIR to the .include search path")
+    p.set_defaults(func=run_command)
+
+
+def read_program(path: str, include: list[str]) -> Program:
+    """A Program from assembly text or a container; bad input is a UsageError."""
+    from pearray.asm import AsmError, assemble
+
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if blob.startswith(b"PEARRAY\0"):
+        try:
+            return Program.from_bytes(blob)
+        except ContainerError as exc:
+            raise UsageError(f"{path}: {exc}") from None
+    try:
+        return assemble(blob.decode("utf-8", errors="replace"), filename=path,
+                        include_dirs=include)
+    except AsmError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class TraceWriter:
+    """Writes trace records as JSON lines to a temporary file, renamed into place at the end
+    so that an interrupted run never leaves a half-written trace behind."""
+
+    def __init__(self, path: str, machine: Any) -> None:
+        from pearray.asm.disasm import format_word
+
+        self.path, self.machine, self.dis = path, machine, format_word
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=".trace-")
+        self.fh: TextIO = os.fdopen(fd, "w")
+
+    def __call__(self, rec: Any) -> None:
+        pe = rec.pe[0] * self.machine.cols + rec.pe[1]
+        src = self.machine.source_line(pe, rec.pc)
+        self.fh.write(json.dumps({
+            "cycle": rec.cycle, "pe": list(rec.pe), "pc": rec.pc,
+            "line": src[1] if src else None, "asm": self.dis(rec.word, rec.pc),
+            "writes": {f"r{r}": v for r, v in rec.writes},
+        }) + "\n")
+
+    def close(self, keep: bool) -> None:
+        self.fh.close()
+        if keep:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from pearray.emu.machine import Machine
+
+    if args.max_cycles is not None and args.max_cycles <= 0:
+        raise UsageError("--max-cycles must be positive")
+    program = read_program(args.program, args.include)
+    try:
+        machine = Machine(args.rows, args.cols)
+        machine.load(program)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    writer = None
+    if args.trace:
+        try:
+            writer = TraceWriter(args.trace, machine)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
+    ok = False
+    try:
+        result = machine.run(args.max_cycles, trace=writer)
+        ok = True
+    finally:
+        if writer:
+            writer.close(keep=ok)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(summary(result, machine))
+    return 0 if result.status == "halted" else 1
+
+
+def summary(result: Any, machine: Any) -> str:
+    """The human report: outcome, totals, stalls, memory traffic, and the trap if any."""
+    lines = [
+        f"{result.status} after {result.cycles} cycles on {machine.rows}x{machine.cols} PEs",
+        f"retired {result.retired} instructions, {result.macs} MACs",
+        "stalls: " + ", ".join(f"{k} {v}" for k, v in result.stalls.items())
+        + f"; bank conflicts {result.bank_conflicts}",
+        "memory: " + ", ".join(
+            f"{r} {v['loads']} loads/{v['stores']} stores" for r, v in result.memory.items()),
+    ]
+    if result.trap:
+        lines.append(result.trap.describe())
+    return "\n".join(lines)

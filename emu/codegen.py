@@ -130,7 +130,8 @@ REPEATABLE = ("alu", "mac", "mem")  # no control flow, no neighbours or sync
 def execute_cases(isa: Isa) -> str:
     """`case` labels of execute(): call the instruction's function."""
     return "\n".join(
-        f"    case {c_name(i)}: st = x_{c_name(i)}(m, pe, d, now, tr, &npc, &extra); break;"
+        f"    case {c_name(i)}: st = x_{c_name(i)}(m, pe, d, now, tr, &npc, &extra, "
+        "&pe->r[d->rd], &pe->r[d->rs], &pe->r[d->rt]); break;"
         for i in isa.insns
     )
 
@@ -139,7 +140,14 @@ def repeat_cases(isa: Isa) -> str:
     """`case` labels of repeat(): one instruction as the whole body of a loop, iterated
     in place (no fetch, no dispatch) while it stays local to the PE."""
     return "\n".join(
-        f"    case {c_name(i)}: REPEAT(x_{c_name(i)}, {i.cycles}); break;"
+        f"    case {c_name(i)}: st = rep_{c_name(i)}(m, pe, d, &now, horizon, left, &done); break;"
+        for i in isa.insns if i.cls in REPEATABLE
+    )
+
+
+def repeat_functions(isa: Isa) -> str:
+    return "\n".join(
+        f"REPEAT_FN(rep_{c_name(i)}, x_{c_name(i)}, {i.cycles})"
         for i in isa.insns if i.cls in REPEATABLE
     )
 
@@ -177,7 +185,7 @@ def generate(isa: Isa | None = None) -> str:
     cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
     isa = isa or load()
     core = (HERE / "core.c").read_text()
-    for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_CASES"):
+    for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_FNS", "REPEAT_CASES"):
         if core.count(f"    {mark}\n") != 1:
             raise ValueError(f"core.c must hold one `{mark}` line")
     return "\n\n".join([
@@ -188,6 +196,7 @@ def generate(isa: Isa | None = None) -> str:
         decoder(isa),
         core.replace("    FUNCTIONS\n", functions(isa) + "\n")
             .replace("    EXEC_CASES\n", execute_cases(isa) + "\n")
+            .replace("    REPEAT_FNS\n", repeat_functions(isa) + "\n")
             .replace("    REPEAT_CASES\n", repeat_cases(isa) + "\n"),
     ]) + "\n"
 

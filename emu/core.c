@@ -79,7 +79,10 @@ enum { ST_OK = 0, ST_BLOCKED = 1, ST_TRAP = 2, ST_DEFER = 3 };
  * could observe or affect (SM/GM, neighbours, sync, halt) is deferred: the
  * instruction is retried when the array's cycle reaches the PE's own. */
 
+/* Record a trap.  Running ahead, the instruction is deferred instead, so that it
+ * traps in the array's cycle in which it issues (see pe_run). */
 static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
+    if (m->ahead) { m->deferred = 1; return ST_DEFER; }
     if (!m->trap_cause) {
         m->trap_cause = cause;
         m->trap_pe = pe->id;
@@ -236,16 +239,18 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 
 /* ------------------------------------------------------------ semantics macros */
 
-#define RS (pe->r[d->rs])
-#define RT (pe->r[d->rt])
-#define RD (pe->r[d->rd])
+#define RS (*p_rs)
+#define RT (*p_rt)
+#define RD (*p_rd)
 #define IMM (d->imm)
 #define PC (pe->pc)
 #define S32(x) s32(x)
-#define WRD(v) do { uint32_t v__ = (v); pe->r[d->rd] = v__; trace_write(m, tr, d->rd, v__); } while (0)
-#define WRS(v) do { uint32_t v__ = (v); pe->r[d->rs] = v__; trace_write(m, tr, d->rs, v__); } while (0)
-#define WRT(v) do { uint32_t v__ = (v); pe->r[d->rt] = v__; trace_write(m, tr, d->rt, v__); } while (0)
-#define JUMP(t) (*npc = (uint32_t)(t))
+#define WRD(v) do { uint32_t v__ = (v); *p_rd = v__; trace_write(m, tr, d->rd, v__); } while (0)
+#define WRS(v) do { uint32_t v__ = (v); *p_rs = v__; trace_write(m, tr, d->rs, v__); } while (0)
+#define WRT(v) do { uint32_t v__ = (v); *p_rt = v__; trace_write(m, tr, d->rt, v__); } while (0)
+#define JUMP(t) do { uint32_t t__ = (uint32_t)(t); \
+                     if (t__ & 3) { return trap(m, pe, TRAP_MISALIGNED); } \
+                     *npc = t__; } while (0)
 #define CHECK(st) do { int st__ = (st); if (st__) return st__; } while (0)
 #define LOAD(addr, size, sgn) ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), extra, &v_l)); v_l; })
 #define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), extra))
@@ -271,10 +276,11 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define srnd(a, s) srnd64(pe, m->lfsr_taps, (a), (s))
 #define lane0(a) slane(x_a, 0, W)
 
-/* The instructions' semantics, one function each, generated from the table. */
+/* The instructions' semantics, one function each, generated from the table.  The
+ * registers come in as pointers: into the register file, or (repeat()) to locals. */
 #define OP_FN(name) static inline __attribute__((always_inline)) int name( \
     machine_t *m, pe_t *pe, const dec_t *d, uint64_t now, trace_t *tr, uint32_t *npc, \
-    uint32_t *extra)
+    uint32_t *extra, uint32_t *p_rd, uint32_t *p_rs, uint32_t *p_rt)
 
     FUNCTIONS
 
@@ -314,23 +320,51 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
 /* Run-ahead only: the PE sits at a loop whose whole body is the one instruction
  * at its PC.  Iterate it in place, without fetch and dispatch, until the loop
  * ends, the horizon, or the instruction needs the array (ST_DEFER) or traps.
- * Returns -1 when the instruction is not one that may be iterated so. */
-#define REPEAT(fn, cycles) \
-    while (done < left && now < horizon) { \
-        uint32_t npc = pe->pc + 4, extra = 0; \
-        st = fn(m, pe, d, now, 0, &npc, &extra); \
-        if (st) break; \
-        pe->r[0] = 0; \
-        now += (cycles) + extra; \
-        done++; \
-    }
+ * With three distinct non-zero registers they live in locals meanwhile.
+ * Each instruction gets a small function of its own (generated: REPEAT_FNS),
+ * small enough for the compiler to keep those locals in registers. */
+#define REPEAT_FN(name, fn, cycles) \
+static int name(machine_t *m, pe_t *pe, const dec_t *dp, uint64_t *nowp, uint64_t horizon, \
+                uint32_t left, uint32_t *donep) { \
+    const dec_t dl = *dp; \
+    const dec_t *d = &dl; \
+    uint64_t now = *nowp; \
+    uint32_t done = 0; \
+    int st = ST_OK; \
+    if (dl.rd && dl.rs && dl.rt && dl.rd != dl.rs && dl.rd != dl.rt && dl.rs != dl.rt) { \
+        uint32_t vrd = pe->r[dl.rd], vrs = pe->r[dl.rs], vrt = pe->r[dl.rt]; \
+        while (done < left && now < horizon) { \
+            uint32_t npc = pe->pc + 4, extra = 0; \
+            st = fn(m, pe, d, now, 0, &npc, &extra, &vrd, &vrs, &vrt); \
+            if (st) break; \
+            now += (cycles) + extra; \
+            done++; \
+        } \
+        pe->r[dl.rd] = vrd; pe->r[dl.rs] = vrs; pe->r[dl.rt] = vrt; \
+    } else { \
+        while (done < left && now < horizon) { \
+            uint32_t npc = pe->pc + 4, extra = 0; \
+            st = fn(m, pe, d, now, 0, &npc, &extra, &pe->r[dl.rd], &pe->r[dl.rs], \
+                    &pe->r[dl.rt]); \
+            if (st) break; \
+            pe->r[0] = 0; \
+            now += (cycles) + extra; \
+            done++; \
+        } \
+    } \
+    *nowp = now; \
+    *donep = done; \
+    return st; \
+}
+
+    REPEAT_FNS
 
 static inline int repeat(machine_t *m, pe_t *pe, uint64_t horizon) {
     uint32_t top = pe->loop_depth - 1;
     const dec_t *d = &pe->dec[pe->pc >> 2];
     uint64_t now = pe->busy_until;
     uint32_t left = pe->loop_count[top], done = 0;
-    int st = ST_OK;
+    int st;
     switch (d->op) {
     REPEAT_CASES
     default:
@@ -372,14 +406,16 @@ static uint64_t last_halt(machine_t *m) {
  * All PEs advance in one cycle loop; shared state (SM banks, GM, neighbours,
  * sync) is touched only in the array's cycle, in PE id order.  Between such
  * events a PE runs ahead on its own (ALU, MAC, LM, branches, loops), which no
- * other PE can observe, so counters and results equal the lock-step ones.
- * Tracing and breakpoints switch the run-ahead off. */
+ * other PE can observe, so counters and results equal the lock-step ones.  A
+ * trap met while running ahead is deferred to the cycle the instruction issues
+ * in, so the trapping PE is exact; other PEs may have run further on local work.
+ * Tracing, breakpoints and m->lockstep switch the run-ahead off. */
 int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
     pe_t *pes = m->pes;
     uint32_t n = m->npes;
-    int ahead_ok = !m->trace_cap && !m->breakpoints;
+    int ahead_ok = !m->trace_cap && !m->breakpoints && !m->lockstep;
     for (;;) {
-        uint32_t running = 0, waiting = 0, progress = 0, blocked = 0;
+        uint32_t running = 0, waiting = 0, progress = 0, blocked = 0, trapped = 0;
         uint64_t next_busy = UINT64_MAX;
         for (uint32_t i = 0; i < n; i++) running += !pes[i].halted;
         if (!running) { m->cycle = last_halt(m); return RUN_HALTED; }
@@ -410,9 +446,9 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
             if (pe->at_sync) { waiting++; continue; }
             if (pe->busy_until <= m->cycle) {
                 int st = ahead_ok ? execute(m, pe, m->cycle, 0) : execute(m, pe, m->cycle, 1);
-                if (st == ST_TRAP) return RUN_TRAP;
+                if (st == ST_TRAP) { trapped = 1; ahead_ok = 0; continue; }  /* finish the cycle */
                 if (st != ST_OK) { blocked++; if (pe->at_sync) waiting++; continue; }
-                if (ahead_ok) {
+                if (ahead_ok && !trapped) {
                     m->ahead = 1;
                     while (!pe->halted && pe->busy_until < horizon) {
                         st = -1;
@@ -422,12 +458,12 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
                     }
                     m->ahead = 0;
                     m->deferred = 0;
-                    if (st == ST_TRAP) { m->cycle = pe->busy_until; return RUN_TRAP; }
                 }
             }
             progress++;
             if (pe->busy_until < next_busy) next_busy = pe->busy_until;
         }
+        if (trapped) { m->cycle++; return RUN_TRAP; }
         if (waiting && waiting == running && progress == 0) {
             /* every running PE is at the barrier: it completes this cycle */
             for (uint32_t i = 0; i < n; i++) {
@@ -443,12 +479,9 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
         }
         for (uint32_t i = 0; i < n; i++)
             if (!pes[i].halted && pes[i].at_sync) pes[i].stall[STALL_SYNC]++;
-        if (!progress) {
+        if (!progress) {  /* reported at the lowest-id PE, all of them being blocked */
             for (uint32_t i = 0; i < n; i++)
-                if (!pes[i].halted && !pes[i].at_sync) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
-            if (!m->trap_cause)
-                for (uint32_t i = 0; i < n; i++)
-                    if (!pes[i].halted) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
+                if (!pes[i].halted) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
             m->cycle++;
             return RUN_TRAP;
         }

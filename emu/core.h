@@ -77,6 +77,7 @@ typedef struct {
     uint8_t *breakpoints;       /* imem_words flags, or NULL */
     uint32_t skip_break;        /* resume past a breakpoint once */
     uint32_t ahead, deferred;   /* a PE is running ahead of the array's cycle */
+    uint32_t lockstep;          /* never run ahead: every PE stops exactly at a trap */
     uint64_t *bank_stamp;       /* sm_banks: cycle of last use */
     uint32_t *bank_count;       /* sm_banks: accesses in that cycle */
     uint64_t cycle;

@@ -163,7 +163,8 @@ class TraceRecord:
 class Machine:
     """rows × cols PEs with their memories; the parameters default to isa.toml's [machine]."""
 
-    def __init__(self, rows: int = 4, cols: int = 4, **config: int) -> None:
+    def __init__(self, rows: int = 4, cols: int = 4, *, lockstep: bool = False,
+                 **config: int) -> None:
         params = machine_defaults()
         unknown = set(config) - set(params)
         if unknown:
@@ -193,6 +194,7 @@ class Machine:
         m.lm_size, m.sm_size, m.gm_size = params["lm_size"], params["sm_size"], params["gm_size"]
         m.lm_base, m.sm_base, m.gm_base = params["lm_base"], params["sm_base"], params["gm_base"]
         m.sm_banks = params["sm_banks"]
+        m.lockstep = int(lockstep)  # exact cross-PE state at a trap, at some speed
         m.cost = [params["lm_cost"], params["sm_cost"], params["gm_cost"]]
         m.lfsr_taps = params["lfsr_taps"]
         m.pes = self._pes

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from pearray.emu.machine import machine_defaults
+
 from .layout import check_int_tensor, pack_rows, strips, unpack_rows, weight_rows
-from .runner import GmLayout, KernelResult, run_kernel, stats, width_flags
+from .runner import GmLayout, KernelResult, run_kernel, seed_word, stats, width_flags
 
 ROUNDING = ("nearest", "stochastic")
 
@@ -68,12 +70,17 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
 
     xs = strips(xp, kh, stride, ho, bits)  # (N*HO, WP, DW)
     dw = xs.shape[-1]
+    lm_need = 32 + 4 * wp * dw + 16 * kw * dw  # conv.s: spill, bias, strip, weight block
+    lm_size = machine_defaults()["lm_size"]
+    if lm_need > lm_size:
+        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (a {wp}-column strip "
+                         f"and 4 channels of weights); the PEs have {lm_size}")
     gm = GmLayout()
     bias = np.zeros(4 * kb, np.int64)
     bias[:k] = b
     params = {
         **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": n * ho,
-        "STRIDE": stride, "KB": kb, "SEED": seed,
+        "STRIDE": stride, "KB": kb, "SEED_A": seed_word(seed),
         "XADDR": gm.put(xs.ravel()),
         "WADDR": gm.put(weight_rows(w, 4 * kb, bits).ravel()),
         "BADDR": gm.put(bias.astype(np.uint32)),

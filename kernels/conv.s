@@ -22,7 +22,7 @@
 #   NEAREST STOCH RELU requantisation flags (both rounding flags 0: raw int32 out)
 #   SHIFT              right shift of the requantisation
 #   PACK8 PACK16 PACK32 output width flags
-#   SEED               LFSR seed base for stochastic rounding (PE p: SEED + p)
+#   SEED_A             LFSR seed for stochastic rounding, mixed with the PE id (width.inc)
 #
 # Memory layout (the driver builds it; lanes fill low bits first):
 #   strip oy, column xc: the KH*C values x[c, oy*S+dy, xc] ordered (dy, c), packed
@@ -71,9 +71,7 @@
     li r4, 0                    # kb
     li r15, 0                   # owner of task (oy, kb)
 .rept STOCH
-    li r13, SEED                # stochastic rounding: PE p seeds its LFSR with SEED + p
-    add.w r13, r13, r1
-    mts lfsr, r13
+    SEED_LFSR                   # stochastic rounding: a distinct, well-mixed LFSR per PE
 .endr
 next:
     bne r15, r1, skip

@@ -6,7 +6,7 @@ import numpy as np
 
 from .conv import requant_flags
 from .layout import check_int_tensor, unpack_rows
-from .runner import GmLayout, KernelResult, run_kernel, stats
+from .runner import GmLayout, KernelResult, run_kernel, seed_word, stats
 
 
 def requantize(acc: np.ndarray, shift: int, *, bits: int = 8, rounding: str = "nearest",
@@ -21,7 +21,7 @@ def requantize(acc: np.ndarray, shift: int, *, bits: int = 8, rounding: str = "n
     padded[: flat.size] = flat
     gm = GmLayout()
     params = {
-        **flags, "GROUPS": groups, "SEED": seed, "IS8": 0, "IS16": 0, "IS32": 1,
+        **flags, "GROUPS": groups, "SEED_A": seed_word(seed), "IS8": 0, "IS16": 0, "IS32": 1,
         "XADDR": gm.put(padded.astype(np.uint32)), "YADDR": gm.reserve(groups * flags["OW"]),
     }
     machine, result = run_kernel("requant.s", params, gm, rows, cols)

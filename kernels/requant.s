@@ -11,7 +11,7 @@
 #   PACK8 PACK16 PACK32 output width (one is 1); OW = 1, 2 or 4 output words
 #   GROUPS              groups of 4 input words (N padded to 4*GROUPS)
 #   XADDR YADDR         GM: input 4*GROUPS int32, output GROUPS*OW words
-#   SEED                base LFSR seed: PE p seeds SEED + p (stochastic only)
+#   SEED_A              LFSR seed, mixed with the PE id (stochastic only; width.inc)
 #
 # Mapping: group g (4 inputs) is done by PE (g mod P).
 # Registers: r1 id, r2 PEs, r3 group, r7-r10 values, r11 input, r13 scratch,
@@ -25,9 +25,9 @@
     mfs r2, rows
     mfs r13, cols
     mul.w r2, r2, r13
-    li r13, SEED
-    add.w r13, r13, r1
-    mts lfsr, r13
+.rept STOCH
+    SEED_LFSR
+.endr
     mv r3, r1
 group:
     li r13, GROUPS

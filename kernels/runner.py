@@ -32,6 +32,14 @@ class KernelResult:
     run: RunResult = field(repr=False)
 
 
+def seed_word(seed: int) -> int:
+    """The user's seed hashed to a well-mixed non-zero 32-bit LFSR seed (SplitMix-style)."""
+    z = (int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    return ((z ^ (z >> 31)) & 0xFFFFFFFF) or 1
+
+
 def width_flags(bits: int, prefix: str = "IS") -> dict[str, int]:
     if bits not in (8, 16, 32):
         raise ValueError(f"bits must be 8, 16 or 32, not {bits}")

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+
+from pearray.cli import main
 from pearray.isa import ISAError, load, parse
 from pearray.isa.docgen import BODY_TERMS, LANE_TERMS, render
 from pearray.isa.spec import default_path
-
-from pearray.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "isa.md"

@@ -92,6 +92,21 @@ class Program:
     files: list[str] = field(default_factory=list)
     isa: str = ""
     listing: list[str] = field(default_factory=list)  # not serialised: regenerate
+    # Not serialised either (in-memory extras from the assembler):
+    symbol_sections: dict[str, str] = field(default_factory=dict)  # name -> ".data", ...
+    warnings: list[str] = field(default_factory=list)  # rendered warning diagnostics
+
+    def copy(self) -> Program:
+        """An independent copy (the assembler's cache hands these out)."""
+        return Program(
+            images=[Image(Selection(*_sel(im.pes)), im.words.copy(), list(im.lines))
+                    for im in self.images],
+            segments=[Segment(s.region, s.addr, s.data, Selection(*_sel(s.pes)))
+                      for s in self.segments],
+            symbols=dict(self.symbols), files=list(self.files), isa=self.isa,
+            listing=list(self.listing), symbol_sections=dict(self.symbol_sections),
+            warnings=list(self.warnings),
+        )
 
     def source_of(self, image: Image, pc: int) -> tuple[str, int] | None:
         """(file, line) of the instruction at byte address `pc`, if known."""

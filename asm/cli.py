@@ -1,0 +1,146 @@
+"""`pearray asm` and `pearray disasm`: the assembler's command line.
+
+`asm` writes the container atomically (a temporary file in the output's
+directory, then `os.replace`), so an error never leaves a partial or new
+output file; diagnostics go to stderr and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pearray.cli import UsageError
+
+from .assembler import assemble
+from .diagnostics import AsmError
+from .disasm import disassemble_program
+from .program import ContainerError, Program
+
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "dot.s"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `asm` and `disasm` subcommands to the `pearray` parser."""
+    p = sub.add_parser(
+        "asm", help="assemble a program into a .bin container",
+        description="Assemble PROG.s into a program container. Without -o the output is "
+                    "PROG.bin beside the input. Without PROG, the bundled example "
+                    f"({EXAMPLE.name}) is assembled and nothing is written unless -o is given. "
+                    "Errors go to stderr (every one in the file), exit status 2, and no "
+                    "output file is written.")
+    p.add_argument("prog", nargs="?", metavar="PROG.s",
+                   help="source file ('-' for stdin; default: the bundled example)")
+    p.add_argument("-o", "--output", metavar="OUT.bin", help="container to write")
+    p.add_argument("--listing", action="store_true",
+                   help="print address, encoding, cycles and source of every statement")
+    p.add_argument("--symbols", action="store_true", help="print the symbol table")
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                   help="also search DIR for .include files (repeatable)")
+    p.set_defaults(func=cmd_asm)
+
+    d = sub.add_parser(
+        "disasm", help="print a .bin container as assembly",
+        description="Disassemble a program container. The output (with .pe selections, "
+                    "data segments and symbols) reassembles to the same words.")
+    d.add_argument("file", metavar="FILE.bin", help="program container")
+    d.add_argument("-o", "--output", metavar="OUT.s", help="write here instead of stdout")
+    d.add_argument("--no-addresses", action="store_true",
+                   help="omit the address/encoding comment on each instruction")
+    d.set_defaults(func=cmd_disasm)
+
+
+def _read_source(prog: str | None) -> tuple[str, str]:
+    if prog is None:
+        return EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE)
+    if prog == "-":
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace"), "<stdin>"
+    try:
+        with open(prog, "rb") as f:
+            return f.read().decode("utf-8", errors="replace"), prog
+    except OSError as exc:
+        raise UsageError(f"cannot read {prog}: {exc.strerror}") from None
+
+
+def _output_path(args: argparse.Namespace) -> str | None:
+    if args.output:
+        return args.output
+    if args.prog is None or args.prog == "-":
+        return None
+    return str(Path(args.prog).with_suffix(".bin"))
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write via a temporary file in the same directory and rename it into place."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".pearray-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def symbol_table(prog: Program) -> list[str]:
+    rows = sorted(prog.symbols.items(),
+                  key=lambda kv: (prog.symbol_sections.get(kv[0], ""), kv[1], kv[0]))
+    width = max((len(n) for n in prog.symbols), default=4)
+    out = [f"{'name':<{width}}  {'value':>10}  section"]
+    for name, value in rows:
+        shown = f"{value & 0xFFFFFFFF:#010x}" if value >= 0 else str(value)
+        out.append(f"{name:<{width}}  {shown:>10}  {prog.symbol_sections.get(name, '')}")
+    return out
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    text, name = _read_source(args.prog)
+    out = _output_path(args)
+    if out and args.prog not in (None, "-") and os.path.exists(out) \
+            and os.path.samefile(out, args.prog):
+        raise UsageError(f"output {out} would overwrite the source")
+    try:
+        prog = assemble(text, name, tuple(args.include_dirs))
+    except AsmError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    for w in prog.warnings:
+        print(w, file=sys.stderr)
+    if out:
+        try:
+            write_atomic(out, prog.to_bytes())
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+    if args.listing:
+        print("\n".join(prog.listing))
+    if args.symbols:
+        if args.listing:
+            print()
+        print("\n".join(symbol_table(prog)))
+    return 0
+
+
+def cmd_disasm(args: argparse.Namespace) -> int:
+    try:
+        with open(args.file, "rb") as f:
+            blob = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    try:
+        prog = Program.from_bytes(blob)
+    except ContainerError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    text = disassemble_program(prog, addresses=not args.no_addresses)
+    if args.output:
+        write_atomic(args.output, text.encode())
+    else:
+        sys.stdout.write(text)
+    return 0

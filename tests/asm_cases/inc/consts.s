@@ -1,0 +1,3 @@
+# Constants shared by the include cases.
+.equ WIDTH, 16
+.equ HEIGHT, WIDTH / 2

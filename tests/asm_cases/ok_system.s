@@ -1,0 +1,20 @@
+# No-operand instructions, special registers and neighbours: enum operands by name.
+        nop                     # = 0xf0000000
+        halt                    # = 0xf0000001
+        sync                    # = 0xf0000002
+        mfs r1, row             # = 0xe0100000
+        mfs r1, col             # = 0xe0110000
+        mfs r2, id              # = 0xe0220000
+        mfs r2, rows            # = 0xe0230000
+        mfs r2, cols            # = 0xe0240000
+        mfs r2, cycle           # = 0xe0250000
+        mfs r2, sat             # = 0xe0260000
+        mfs r2, lfsr            # = 0xe0270000
+        mts lfsr, r3            # = 0xe4730000
+        mts sat, r0             # = 0xe4600000
+        send n, r1              # = 0xe8010000
+        send e, r1              # = 0xe8110000
+        send s, r2              # = 0xe8220000
+        send w, r2              # = 0xe8320000
+        recv r4, n              # = 0xec400000
+        recv r4, w              # = 0xec430000

@@ -1,0 +1,127 @@
+"""The end-to-end experiment on a few images: every figure present and consistent,
+the emulated network equal to its numpy integer twin, and the CLI's bad options."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pearray import kernels, qnet, quant
+from pearray.cli import main
+from pearray.experiment import run
+from pearray.models import data, lenet
+
+IMAGES = 12
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return run(images=IMAGES)
+
+
+def test_every_figure_is_present(report: dict) -> None:
+    assert report["images"] == IMAGES
+    assert 0.5 < report["float_accuracy"] <= 1.0
+    assert {str(b) for b in (8, 16, 32)} <= set(report["model_size"])
+    keys = {"accuracy", "accuracy_loss", "agreement_with_float", "relative_error", "cycles",
+            "speedup", "time_saved", "gm_accesses", "gm_access_reduction", "accesses",
+            "access_reduction", "layers", "fl", "cycles_per_image"}
+    configs = {(c["bits"], c["rounding"]): c for c in report["configs"]}
+    assert set(configs) == {(b, r) for b in (32, 16, 8) for r in ("nearest", "stochastic")}
+    for c in configs.values():
+        assert keys <= set(c)
+        assert set(c["layers"]) == {"conv1", "pool1", "conv2", "pool2", "fc1", "fc2"}
+    for key in ("speedup", "access_reduction", "relative_error_max", "time_saved_max"):
+        assert key in report["paper"]
+
+
+def test_figures_are_consistent(report: dict) -> None:
+    by = {(c["bits"], c["rounding"]): c for c in report["configs"]}
+    for (_, rounding), c in by.items():
+        base = by[(32, rounding)]
+        assert c["cycles"] == sum(d["cycles"] for d in c["layers"].values())
+        assert c["speedup"] == pytest.approx(base["cycles"] / c["cycles"])
+        assert c["time_saved"] == pytest.approx(1 - c["cycles"] / base["cycles"])
+        assert c["gm_access_reduction"] == pytest.approx(1 - c["gm_accesses"] / base["gm_accesses"])
+        assert c["accuracy_loss"] == pytest.approx(report["float_accuracy"] - c["accuracy"])
+        preds = np.array(c["predictions"])
+        assert len(preds) == IMAGES
+    # narrower data: fewer cycles and fewer GM accesses, on the same network
+    for rounding in ("nearest", "stochastic"):
+        cycles = [by[(b, rounding)]["cycles"] for b in (8, 16, 32)]
+        assert cycles == sorted(cycles) and len(set(cycles)) == 3
+        assert (by[(8, rounding)]["gm_accesses"] < by[(16, rounding)]["gm_accesses"]
+                < by[(32, rounding)]["gm_accesses"])
+    sizes = report["model_size"]
+    assert sizes["8"]["bytes"] < sizes["16"]["bytes"] < sizes["32"]["bytes"]
+
+
+def test_emulated_network_equals_integer_reference(report: dict) -> None:
+    for c in report["configs"]:
+        if c["rounding"] == "nearest":
+            assert c["matches_integer_reference"] is True, c["bits"]
+
+
+def test_eight_bit_results_equal_direct_kernel_calls(report: dict) -> None:
+    """Rebuild the 8-bit network, run its layers by calling the kernels directly, and
+    compare predictions and cycles with the report's."""
+    split = data.load_split(0)
+    params = lenet.load_weights()
+    xc, _ = split["calib"]
+    xt, _ = split["test"]
+    cal = quant.calibrate(lambda b: qnet.calibration_tensors(b, params),
+                          [xc[i:i + 50] for i in range(0, len(xc), 50)], params,
+                          bits=(32, 16, 8))
+    net = qnet.build(params, cal, 8, "nearest", seed=0)
+    a = net.quantize_input(xt[:IMAGES])
+    layers = {q.name: q for q in net.layers}
+    cycles = 0
+    for name in ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2"):
+        if name.startswith("pool"):
+            res = kernels.maxpool2d(a, bits=8)
+        elif name.startswith("conv"):
+            q = layers[name]
+            res = kernels.conv2d(a, q.w, q.b, stride=q.stride, pad=q.pad, bits=8,
+                                 out_shift=q.shift, relu=q.relu)
+        else:
+            q = layers[name]
+            res = kernels.linear(a.reshape(len(a), -1), q.w, q.b, bits=8, out_shift=q.shift,
+                                 relu=q.relu)
+        a, cycles = res.y, cycles + res.cycles
+    c8 = next(c for c in report["configs"] if (c["bits"], c["rounding"]) == (8, "nearest"))
+    assert np.array_equal(np.argmax(a, axis=1), np.array(c8["predictions"]))
+    assert cycles == c8["cycles"]
+    assert np.array_equal(a, qnet.forward_reference(net, net.quantize_input(xt[:IMAGES])))
+
+
+def test_cli_json_and_outputs(tmp_path, capsys) -> None:  # noqa: ANN001
+    rc = main(["experiment", "--images", "4", "--bits", "32", "8", "--rounding", "nearest",
+               "--json", "--out", str(tmp_path / "out")])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [c["bits"] for c in rep["configs"]] == [32, 8]
+    for name in ("report.json", "speedup_memory.png", "activation_histograms.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert not list((tmp_path / "out").glob(".*"))  # no half-written temporaries
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bits", "12"], "unknown width 12"),
+    (["--bits", "8"], "32 must be among --bits"),
+    (["--images", "0"], "--images must be a positive number"),
+    (["--images", "-3"], "--images must be a positive number"),
+    (["--out", "/proc/pearray-cannot-write"], "cannot write to --out"),
+])
+def test_bad_options_exit_2(args: list[str], message: str, capsys) -> None:  # noqa: ANN001
+    assert main(["experiment", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_rounding_is_a_usage_error(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--rounding", "up"])
+    assert exc.value.code == 2

@@ -89,6 +89,7 @@ class PEStats:
     col: int
     pc: int
     halted: bool
+    cycles: int  # the cycle it halted in + 1, or the run's cycles if it has not halted
     regs: list[int]
     retired: int
     macs: int
@@ -102,6 +103,7 @@ class PEStats:
     def to_json(self) -> dict[str, Any]:
         return {
             "row": self.row, "col": self.col, "pc": self.pc, "halted": self.halted,
+            "cycles": self.cycles,
             "regs": self.regs, "retired": self.retired, "macs": self.macs,
             "stalls": self.stalls, "bank_conflicts": self.bank_conflicts,
             "memory": {r: {"loads": self.loads[r], "stores": self.stores[r]}
@@ -414,6 +416,7 @@ class Machine:
 
         return PEStats(
             row=int(pe.row), col=int(pe.col), pc=int(pe.pc), halted=bool(pe.halted),
+            cycles=int(pe.halt_cycle) if pe.halted else int(self._m.cycle),
             regs=[int(v) for v in pe.r], retired=int(pe.retired), macs=int(pe.macs),
             stalls={c: int(pe.stall[k]) for k, c in enumerate(STALLS)},
             loads=per_region(pe.loads), stores=per_region(pe.stores),

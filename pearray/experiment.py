@@ -20,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pearray import qnet, quant
 from pearray.cli import UsageError
-from pearray.models import data, lenet
 
 WIDTHS = (32, 16, 8)
 ROUNDINGS = ("nearest", "stochastic")
@@ -105,6 +103,9 @@ def run(images: int | None = None, bits: tuple[int, ...] = WIDTHS,
         roundings: tuple[str, ...] = ROUNDINGS, rows: int = 4, cols: int = 4, seed: int = 0,
         progress: bool = False) -> dict[str, Any]:
     """The whole experiment; returns the report (what --json prints)."""
+    from pearray import qnet, quant  # heavy (the emulator core, sklearn): only when run
+    from pearray.models import data, lenet
+
     t0 = time.perf_counter()
     split = data.load_split(seed)
     params = lenet.load_weights()
@@ -138,9 +139,12 @@ def run(images: int | None = None, bits: tuple[int, ...] = WIDTHS,
     return report
 
 
-def _config_report(net: qnet.QNet, xq: np.ndarray, logits_i: np.ndarray,
-                   layer_runs: list[list[qnet.LayerRun]], logits_f: np.ndarray,
+def _config_report(net: Any, xq: np.ndarray, logits_i: np.ndarray,
+                   layer_runs: list[list[Any]], logits_f: np.ndarray,
                    pred_f: np.ndarray, yt: np.ndarray) -> dict[str, Any]:
+    """One width and rounding: accuracy, error, cycles and accesses per layer."""
+    from pearray import qnet, quant
+
     logits = quant.dequantize(logits_i, net.fl_logits)
     pred = logits.argmax(1)
     rel = np.linalg.norm(logits - logits_f, axis=1) / np.linalg.norm(logits_f, axis=1)
@@ -171,9 +175,11 @@ def _config_report(net: qnet.QNet, xq: np.ndarray, logits_i: np.ndarray,
     }
 
 
-def _summary(configs: list[dict[str, Any]], cal: quant.Calibration,
-             params: dict[str, np.ndarray], pred_f: np.ndarray, yt: np.ndarray, n: int,
-             rows: int, cols: int) -> dict[str, Any]:
+def _summary(configs: list[dict[str, Any]], cal: Any, params: dict[str, np.ndarray],
+             pred_f: np.ndarray, yt: np.ndarray, n: int, rows: int, cols: int
+             ) -> dict[str, Any]:
+    from pearray import qnet
+
     acc_f = float((pred_f == yt).mean())
     base = {c["rounding"]: c for c in configs if c["bits"] == 32}
     for c in configs:

@@ -152,7 +152,7 @@ def test_help(command, capsys) -> None:
 
 
 def test_real_process_exit_codes(tmp_path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)  # the installed package: a real user's process
     bad = _write(tmp_path, "bad.s", BAD)
     run = subprocess.run([sys.executable, "-m", "pearray", "asm", str(bad)], env=env,
                          capture_output=True, text=True, cwd=tmp_path)

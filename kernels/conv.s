@@ -61,10 +61,7 @@
 .equ WBLK, STRIP + WP*DW*4
 
     .text
-    mfs r1, id
-    mfs r2, rows
-    mfs r13, cols
-    mul.w r2, r2, r13           # P = rows*cols
+    PE_ID_COUNT                 # r1 id, r2 P = rows*cols
     li r5, -1                   # strip row held in LM: none yet
     li r6, -1                   # weight block held in LM: none yet
     li r3, 0                    # oy

@@ -21,10 +21,7 @@
 .include "width.inc"
 
     .text
-    mfs r1, id
-    mfs r2, rows
-    mfs r13, cols
-    mul.w r2, r2, r13
+    PE_ID_COUNT                 # r1 id, r2 PEs
 .rept STOCH
     SEED_LFSR
 .endr

@@ -45,7 +45,7 @@ def read_program(path: str, include: list[str]) -> Program:
         blob = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if blob.startswith(b"PEARRAY\0"):
+    if blob.startswith(b"PEARRAY\0") or path.endswith(".bin"):
         try:
             return Program.from_bytes(blob)
         except ContainerError as exc:

@@ -36,9 +36,8 @@ from .match import _cache as match_cache
 from .program import Program, Selection
 from .sections import Section
 from .source import Line
-from .templates import Form, Slot, templates
+from .templates import S_EXPR, S_RANGE, S_REG, S_STRING, Form, Slot, templates
 
-S_REG, S_EXPR, S_STR, S_RANGE = 0, 1, 2, 3  # the base shapes (templates.BASE_SHAPES)
 MAX_PE = 16  # rows and columns of the largest array (ARCH.md §1)
 _REGNAME = re.compile(r"r(?:1[0-5]|[0-9])\Z")
 _LABEL_PREFIX = re.compile(r"\s*((?:(?:[A-Za-z_.$][\w.$]*|\d+)\s*:\s*)+)")
@@ -98,9 +97,7 @@ class _Env(E.Env):
     def local(self, number: int, forward: bool, col: int, end: int) -> int:
         if self.pure:
             raise EvalError("not pure", col, end)
-        seqs, defs = self.asm.locals.get(number, ((), ()))
-        i = bisect_right(seqs, self.seq)  # definitions are in statement order
-        v = (defs[i] if i < len(defs) else None) if forward else (defs[i - 1] if i else None)
+        v = self.asm.local_def(number, forward, self.seq)
         if v is None:
             ref = f"{number}{'f' if forward else 'b'}"
             where = "after" if forward else "before"
@@ -226,6 +223,14 @@ class Assembler:
         return i
 
     # ------------------------------------------------------------------ symbols
+    def local_def(self, number: int, forward: bool, seq: int) -> tuple | None:
+        """(statement, address, section) of the `number:` label `1f`/`1b` means at seq."""
+        seqs, defs = self.locals.get(number, ((), ()))
+        i = bisect_right(seqs, seq)  # definitions are in statement order
+        if forward:
+            return defs[i] if i < len(defs) else None
+        return defs[i - 1] if i else None
+
     def undefined(self, name: str, col: int, end: int, final: bool) -> EvalError:
         if _REGNAME.match(name):
             return EvalError(f"register {name} cannot be used in an expression", col, end)
@@ -641,7 +646,7 @@ class Assembler:
         loc = (self._file(line.origin.file), line.origin.line)
         start = sec.pc
         for op in stmt.operands:
-            if op.shape == S_STR and size == 1:
+            if op.shape == S_STRING and size == 1:
                 data = op.values[0].encode("utf-8")
                 if self._room(sec, len(data), line, (op.col, op.end)):
                     sec.emit(data)
@@ -761,18 +766,24 @@ class Assembler:
         """A branch target must be code of the same `.pe` image."""
         if type(v) is int:
             return
-        for name in v.names():
-            s = self.symbols.get(name)
-            if s is None or s.kind == "equ":
+        for op in v.ops:
+            if op[0] == E.SYM:
+                name, col, end = op[1], op[2], op[3]
+                s = self.symbols.get(name)
+                section = s.section if s is not None and s.kind != "equ" else None
+            elif op[0] == E.LOCAL:
+                name, col, end = f"{op[1]}{'f' if op[2] else 'b'}", op[3], op[4]
+                d = self.local_def(op[1], op[2], fx.seq)
+                section = d[2] if d else None
+            else:
                 continue
-            col = next(op[2] for op in v.ops if op[0] == E.SYM and op[1] == name)
-            if s.kind == "data":
-                raise EvalError(f"'{name}' is a data address ({s.section.name}), "
-                                "not a code label", col, col + len(name))
-            if s.section is not fx.section:
-                raise EvalError(f"'{name}' is in the {s.section.name}, not in the "
-                                f"{fx.section.name} that this branch is in",
-                                col, col + len(name))
+            if section is None or section is fx.section:
+                continue
+            if section.kind != "text":
+                raise EvalError(f"'{name}' is a data address ({section.name}), "
+                                "not a code label", col, end)
+            raise EvalError(f"'{name}' is in the {section.name}, not in the "
+                            f"{fx.section.name} that this branch is in", col, end)
 
     # ------------------------------------------------------------------ result
     def program(self) -> Program:
@@ -879,6 +890,9 @@ def run(text: str, filename: str, include_dirs: tuple[str, ...]) -> Result:
         pass
     except RecursionError:
         asm.diags.error("input nested too deeply to assemble", asm.line, 0, 0, file=filename)
+    except Exception as exc:  # noqa: BLE001 - a bug must still not become a traceback
+        asm.diags.error(f"internal error in the assembler ({type(exc).__name__}: {exc}); "
+                        "please report it with this input", asm.line, 0, 0, file=filename)
     finally:
         if collecting:
             gc.enable()

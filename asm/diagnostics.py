@@ -99,7 +99,7 @@ def _render(d: Diagnostic) -> list[str]:
         return [f"{d.file}: {d.severity}: {d.message}", *(f"      = {h}" for h in d.help)]
     file, line, col = d.where
     raw_col, raw_end = d.line.raw_span(d.col, d.end)
-    out = [f"{file}:{line}:{col}: {d.severity}: {d.message}"]
+    out = [f"{file}:{line}:{col}: {d.severity}: {_printable(d.message)}"]
     out += _excerpt(d.line, raw_col, raw_end)
     out += [f"      = {h}" for h in d.help]
     out += _notes(d.line)

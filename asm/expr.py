@@ -84,9 +84,6 @@ class Expr:
         return f"Expr({self.ops!r})"
 
 
-Value = "int | Expr"
-
-
 def _check(v: int, col: int, end: int) -> int:
     if -LIMIT < v < LIMIT:
         return v
@@ -177,6 +174,8 @@ def symbol(name: str, col: int) -> Expr:
 def local_ref(text: str, col: int) -> Expr:
     """`1b` / `1f`: the nearest numeric label 1 backward / forward."""
     end = col + len(text)
+    if len(text) > 10:
+        return error("local label numbers must be below 10 digits", col, end)
     return Expr(((LOCAL, int(text[:-1]), text[-1] == "f", col, end),), col, end)
 
 

@@ -46,11 +46,7 @@ operands: operand (COMMA operand)*
 ?sum: prod | sum PLUS prod -> binop | sum MINUS prod -> binop
 ?prod: unary | prod STAR unary -> binop | prod SLASH unary -> binop | prod PERCENT unary -> binop
 ?unary: atom | MINUS unary -> unop | TILDE unary -> unop | PLUS unary -> unop
-?atom: NUMBER -> num
-     | CHAR -> num
-     | NAME -> sym
-     | LOCALREF -> local
-     | DOT -> dot
+?atom: NUMBER | CHAR | NAME | LOCALREF | DOT   // tokens, turned into values by their user
      | LPAR expr RPAR -> paren
 
 COMMA: ","
@@ -160,26 +156,33 @@ class _Build(Transformer):
 
     def binop(self, c):
         a, op, b = c
+        if type(a) is Token:
+            a = _atom(a)
+        if type(b) is Token:
+            b = _atom(b)
         return E.binary(str(op), a, b, op.start_pos, op.end_pos)
 
     def unop(self, c):
         op, a = c
-        return E.unary(str(op), a, op.start_pos, op.end_pos)
-
-    def num(self, c):
-        return E.number(str(c[0]), c[0].start_pos)
-
-    def sym(self, c):
-        return E.symbol(str(c[0]), c[0].start_pos)
-
-    def local(self, c):
-        return E.local_ref(str(c[0]), c[0].start_pos)
-
-    def dot(self, c):
-        return E.location(c[0].start_pos)
+        return E.unary(str(op), _atom(a) if type(a) is Token else a, op.start_pos, op.end_pos)
 
     def paren(self, c):
         return c[1]
+
+
+def _atom(tok: Token) -> int | E.Expr:
+    """The value of an expression token (atoms reach their user as tokens: fewer calls)."""
+    kind = tok.type
+    if kind == "NUMBER" or kind == "CHAR":
+        return E.number(str(tok), tok.start_pos)
+    if kind == "NAME":
+        return E.symbol(str(tok), tok.start_pos)
+    if kind == "LOCALREF":
+        return E.local_ref(str(tok), tok.start_pos)
+    return E.location(tok.start_pos)  # DOT
+
+
+_ATOMS = frozenset({"NUMBER", "CHAR", "NAME", "LOCALREF", "DOT"})
 
 
 def _shape_callback(index: int):
@@ -187,9 +190,12 @@ def _shape_callback(index: int):
         values = []
         for ch in children:
             if type(ch) is Token:
-                if ch.type == "REG":
+                kind = ch.type
+                if kind == "REG":
                     values.append(int(ch[1:]))
-                elif ch.type == "STRING":
+                elif kind in _ATOMS:
+                    values.append(_atom(ch))
+                elif kind == "STRING":
                     values.append(_unquote(str(ch)))
                 # other tokens are the template's literal characters
             else:
@@ -299,22 +305,15 @@ def _parse_error(exc: UnexpectedInput, text: str, lark: Lark) -> tuple:
     return ("syntax error", 0, 1, ())
 
 
-def _spans(text: str, head_end: int, commas: tuple[int, ...], n: int) -> list[tuple[int, int]]:
-    """The column span of each operand: between the commas, whitespace trimmed."""
-    out = []
-    start = head_end
-    for i in range(n):
-        end = commas[i] if i < len(commas) else len(text)
-        piece = text[start:end]
-        s = start + len(piece) - len(piece.lstrip())
-        e = start + len(piece.rstrip())
-        out.append((s, e if e > s else s + 1))
-        start = end + 1
-    return out
-
-
 _cache: dict[str, Stmt] = {}
 _CACHE_LIMIT = 400_000
+_lark: Lark | None = None
+
+
+def _first_parser() -> Lark:
+    global _lark
+    _lark = parser()
+    return _lark
 
 EMPTY = Stmt((), None, 0, 0, ())
 
@@ -327,7 +326,7 @@ def parse_line(text: str) -> Stmt:
         return hit
     if not key or key.isspace():
         return EMPTY
-    lark = parser()
+    lark = _lark or _first_parser()
     try:
         labels, stmt = lark.parse(key)
     except UnexpectedInput as exc:
@@ -337,10 +336,18 @@ def parse_line(text: str) -> Stmt:
             result = Stmt(labels, None, 0, 0, ())
         else:
             _, head, ops, commas = stmt
-            spans = _spans(key, head.end_pos, commas, len(ops))
-            operands = tuple(Operand(o[0], o[1], s, e) for o, (s, e) in zip(ops, spans,
-                                                                             strict=False))
-            result = Stmt(labels, str(head), head.start_pos, head.end_pos, operands)
+            new = tuple.__new__
+            operands = []
+            start = head.end_pos
+            for i, (shape, values) in enumerate(ops):  # span: between commas, trimmed
+                end = commas[i] if i < len(commas) else len(key)
+                piece = key[start:end]
+                s = start + len(piece) - len(piece.lstrip())
+                e = start + len(piece.rstrip())
+                operands.append(new(Operand, (shape, values, s, e if e > s else s + 1)))
+                start = end + 1
+            result = new(Stmt, (labels, str(head), head.start_pos, head.end_pos,
+                                tuple(operands), None))
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
     _cache[key] = result

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .grammar import code_end
+
 HEADER = f"{'address':<8}  {'word':<11}  {'cyc':>3}  {'line':>5}  source"
 
 
@@ -39,8 +41,9 @@ def listing(records: list, disasm: Callable) -> list[str]:
         lineno = str(line.origin.line)
         if rec.form is not None:
             rows = disasm(rec)
+            source = line.text[:code_end(line.text)].strip()
             for k, (word, real, cycles) in enumerate(rows):
-                src = text if not rec.pseudo else (f"{real:<28} # {text}" if k == 0 else real)
+                src = text if not rec.pseudo else (f"{real:<28} # {source}" if k == 0 else real)
                 out.append(_row(f"{rec.addr + 4 * k:08x}", f"{word:08x}", str(cycles),
                                 lineno if k == 0 else "", src))
             continue

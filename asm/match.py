@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .diagnostics import did_you_mean
 from .expr import Expr
 from .grammar import Operand, Stmt, parse_line
-from .templates import SHAPE_EXPR, SHAPE_REG, SHAPE_STRING, Form, Slot, Templates, templates
+from .templates import S_EXPR, S_REG, S_STRING, Form, Slot, Templates, templates
 
 
 class Problem(NamedTuple):
@@ -98,19 +98,11 @@ def resolve(t: Templates, head: str, col: int, end: int,
 
 def _describe(op: Operand, text: str) -> str:
     shown = text[op.col:op.end]
-    if op.shape == t_reg():
+    if op.shape == S_REG:
         return f"register {shown}"
-    if op.shape == t_str():
+    if op.shape == S_STRING:
         return "a string"
     return f"'{shown}'"
-
-
-def t_reg() -> int:
-    return templates().shapes.index(SHAPE_REG)
-
-
-def t_str() -> int:
-    return templates().shapes.index(SHAPE_STRING)
 
 
 def _piece_text(form: Form, i: int) -> str:
@@ -191,8 +183,7 @@ def match(t: Templates, stmt: Stmt, text: str, forms: list[Form]) -> Matched | P
     op = stmt.operands[best_i]
     exp = _expected(best, best_i)
     got = _describe(op, text)
-    if op.shape == templates().shapes.index(SHAPE_EXPR) and best.slots[best_i] \
-            and best.slots[best_i][0].kind == "reg":
+    if op.shape == S_EXPR and best.slots[best_i] and best.slots[best_i][0].kind == "reg":
         return Problem(f"expected {exp}, got '{text[op.col:op.end]}'", op.col, op.end, help_)
     return Problem(f"expected {exp}, got {got}", op.col, op.end, help_)
 

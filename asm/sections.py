@@ -21,7 +21,7 @@ class Section:
     """Bytes and the location counter of one section."""
 
     __slots__ = ("kind", "sel", "base", "limit", "pc", "chunks", "buf", "buf_end", "lines",
-                 "overflowed", "first", "order")
+                 "overflowed", "order")
     _placed = 0  # sections in the order they first received bytes
 
     def __init__(self, kind: str, sel: Selection | None, base: int, size: int) -> None:
@@ -35,8 +35,7 @@ class Section:
         self.buf_end = -1
         self.lines: dict[int, tuple[int, int]] = {}  # text: word index -> (file, line)
         self.overflowed = False
-        self.first = None  # the line that first put something here (for messages)
-        self.order = 0
+        self.order = 0  # when it first received bytes (images come in this order)
 
     @property
     def name(self) -> str:

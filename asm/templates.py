@@ -28,6 +28,7 @@ SHAPE_EXPR = (EXPR,)
 SHAPE_STRING = ("S",)
 SHAPE_RANGE = (EXPR, ":", EXPR)
 BASE_SHAPES = (SHAPE_REG, SHAPE_EXPR, SHAPE_STRING, SHAPE_RANGE)
+S_REG, S_EXPR, S_STRING, S_RANGE = range(4)  # their shape ids, in every grammar
 
 
 @dataclass(frozen=True)

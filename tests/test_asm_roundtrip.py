@@ -21,7 +21,7 @@ from pearray.asm.program import Image, Program, Segment, Selection
 from pearray.isa import load
 
 ISA = load()
-SETTINGS = settings(deadline=None, max_examples=20, derandomize=True,
+SETTINGS = settings(deadline=None, max_examples=20,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

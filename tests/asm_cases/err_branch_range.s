@@ -8,3 +8,8 @@ far:    beq r0, r0, start       # fine: exactly -8192
         j start                 # error: 'start' is in the .text of .pe all
 .data
 table:  .word 0
+.text
+.pe 1,1
+        beq r0, r0, 1f          # error: '1f' is in the .text of .pe all
+.pe all
+1:      nop

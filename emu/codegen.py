@@ -145,6 +145,27 @@ def repeat_cases(isa: Isa) -> str:
     )
 
 
+def local_labels(isa: Isa) -> str:
+    """The dispatch table of run_local(), in opcode-index order; INSN_ILLEGAL last."""
+    return ",\n".join([f"        &&L_{c_name(i)}" for i in isa.insns] + ["        &&L_ILLEGAL"])
+
+
+def local_handlers(isa: Isa) -> str:
+    """run_local()'s handlers: the instruction's function, then retire and dispatch."""
+    out = []
+    for i in isa.insns:
+        out += [
+            f"L_{c_name(i)}:",
+            "    npc = pc + 4; extra = 0; pe->pc = pc;",
+            f"    st = x_{c_name(i)}(m, pe, d, now, 0, &npc, &extra, &pe->r[d->rd], "
+            "&pe->r[d->rs], &pe->r[d->rt]);",
+            "    if (st) goto out;",
+            f"    NEXT({i.cycles}, {i.macs});",
+        ]
+    out += ["L_ILLEGAL:", "    st = trap(m, pe, TRAP_ILLEGAL);", "    goto out;"]
+    return "\n".join(out)
+
+
 def repeat_functions(isa: Isa) -> str:
     return "\n".join(
         f"REPEAT_FN(rep_{c_name(i)}, x_{c_name(i)}, {i.cycles})"
@@ -185,7 +206,8 @@ def generate(isa: Isa | None = None) -> str:
     cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
     isa = isa or load()
     core = (HERE / "core.c").read_text()
-    for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_FNS", "REPEAT_CASES"):
+    for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_FNS", "REPEAT_CASES", "LOCAL_LABELS",
+                 "LOCAL_HANDLERS"):
         if core.count(f"    {mark}\n") != 1:
             raise ValueError(f"core.c must hold one `{mark}` line")
     return "\n\n".join([
@@ -197,7 +219,9 @@ def generate(isa: Isa | None = None) -> str:
         core.replace("    FUNCTIONS\n", functions(isa) + "\n")
             .replace("    EXEC_CASES\n", execute_cases(isa) + "\n")
             .replace("    REPEAT_FNS\n", repeat_functions(isa) + "\n")
-            .replace("    REPEAT_CASES\n", repeat_cases(isa) + "\n"),
+            .replace("    REPEAT_CASES\n", repeat_cases(isa) + "\n")
+            .replace("    LOCAL_LABELS\n", local_labels(isa) + "\n")
+            .replace("    LOCAL_HANDLERS\n", local_handlers(isa) + "\n"),
     ]) + "\n"
 
 

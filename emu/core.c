@@ -388,6 +388,69 @@ static inline int single_insn_loop(const pe_t *pe) {
         && (pe->pc >> 2) < pe->ncode;
 }
 
+/* Run-ahead: PE `pe` runs on its own from its busy_until up to `horizon`, a
+ * threaded interpreter (one dispatch per handler, PC and time in locals).  It
+ * stops at the horizon, or where an instruction needs the array (ST_DEFER: it
+ * is retried in the array's cycle); a trap is deferred the same way. */
+static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
+    static const void *const labels[] = {
+    LOCAL_LABELS
+    };
+    const dec_t *const dec = pe->dec;
+    const uint32_t ncode = pe->ncode;
+    uint64_t now = pe->busy_until, retired = 0, macs = 0;
+    uint32_t pc = pe->pc, npc, extra;
+    const dec_t *d;
+    int st = ST_OK;
+    m->ahead = 1;
+    if (single_insn_loop(pe)) {
+        st = repeat(m, pe, horizon);
+        if (st > 0) goto out_synced;
+        st = ST_OK;
+        pc = pe->pc;
+        now = pe->busy_until;
+    }
+#define FETCH() do { \
+        if (now >= horizon || (pc & 3) || (pc >> 2) >= ncode) goto out; \
+        d = &dec[pc >> 2]; \
+        goto *labels[d->op]; \
+    } while (0)
+/* after an instruction: retire it, fold loop ends, go to the next */
+#define NEXT(cycles, nmacs) do { \
+        pe->r[0] = 0; \
+        retired++; \
+        macs += (nmacs); \
+        now += (cycles) + extra; \
+        pc = npc; \
+        if (pe->loop_depth && pc == pe->loop_end[pe->loop_depth - 1]) { \
+            pc = loop_next(pe, pc); \
+            pe->pc = pc; \
+            if (single_insn_loop(pe)) { \
+                pe->busy_until = now; \
+                st = repeat(m, pe, horizon); \
+                if (st > 0) goto out_synced; \
+                st = ST_OK; \
+                pc = pe->pc; \
+                now = pe->busy_until; \
+            } \
+        } \
+        FETCH(); \
+    } while (0)
+    FETCH();
+    LOCAL_HANDLERS
+out:
+    pe->pc = pc;
+    pe->busy_until = now;
+out_synced:
+    pe->retired += retired;
+    pe->macs += macs;
+    m->ahead = 0;
+    m->deferred = 0;
+    return st;
+#undef FETCH
+#undef NEXT
+}
+
 /* ------------------------------------------------------------ the cycle loop */
 
 /* How far (cycles) a PE may run ahead of the array on purely local work. */
@@ -448,17 +511,7 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
                 int st = ahead_ok ? execute(m, pe, m->cycle, 0) : execute(m, pe, m->cycle, 1);
                 if (st == ST_TRAP) { trapped = 1; ahead_ok = 0; continue; }  /* finish the cycle */
                 if (st != ST_OK) { blocked++; if (pe->at_sync) waiting++; continue; }
-                if (ahead_ok && !trapped) {
-                    m->ahead = 1;
-                    while (!pe->halted && pe->busy_until < horizon) {
-                        st = -1;
-                        if (single_insn_loop(pe)) st = repeat(m, pe, horizon);
-                        if (st == -1) st = execute(m, pe, pe->busy_until, 0);
-                        if (st != ST_OK) break;
-                    }
-                    m->ahead = 0;
-                    m->deferred = 0;
-                }
+                if (ahead_ok && !trapped && !pe->halted) run_local(m, pe, horizon);
             }
             progress++;
             if (pe->busy_until < next_busy) next_busy = pe->busy_until;

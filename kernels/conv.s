@@ -42,12 +42,13 @@
 #     | PE4:t4  | ...                         |    GM words are fetched once per task
 #     +---------+---------+---------+---------+    that needs them, not per MAC.
 #
-#   LM:  SPILL (3 words, at 0) | BIAS (4 words, at 16) | STRIP (WP*DW words) | WBLK (4*R words)
+#   LM:  SPILL (4 words, at 0) | BIAS (4 words, at 16) | STRIP (WP*DW words) | WBLK (4*R words)
 #
 # Registers: r1 id, r2 PEs, r3 oy (x count inside a task), r4 kb, r5 strip row in
 #   LM, r6 weight block in LM, r7-r10 accumulators of 4 channels, r11 field
 #   pointer, r12 weight pointer, r13 scratch / counts, r14 output pointer,
-#   r15 task owner (field base inside a task).
+#   r15 field base.  A PE walks its own tasks t = id, id+P, ... as (oy, kb),
+#   stepping by (P / KB, P % KB) (SPILL holds oy, kb and the step).
 #
 # Cycles per output pixel and 4 channels: 4*R macl + about 20 (+ requantisation);
 # per task: strip copy WP*DW*(GM cost + 1), weight copy 4*R*(GM cost + 1) when the
@@ -62,19 +63,20 @@
 
     .text
     PE_ID_COUNT                 # r1 id, r2 P = rows*cols
+    DIVKB r5, r6, r2            # the step from one own task to the next: P = r5*KB + r6
+    sw r5, SPILL+8(r0)
+    sw r6, SPILL+12(r0)
+    DIVKB r3, r4, r1            # the first own task, t = id: oy = id / KB, kb = id % KB
     li r5, -1                   # strip row held in LM: none yet
     li r6, -1                   # weight block held in LM: none yet
-    li r3, 0                    # oy
-    li r4, 0                    # kb
-    li r15, 0                   # owner of task (oy, kb)
 .rept STOCH
     SEED_LFSR                   # stochastic rounding: a distinct, well-mixed LFSR per PE
 .endr
 next:
-    bne r15, r1, skip
+    li r13, HO
+    bge r3, r13, done           # past the last row: no task left for this PE
     sw r3, SPILL+0(r0)
     sw r4, SPILL+4(r0)
-    sw r15, SPILL+8(r0)
 
     # -- the strip of output row oy, GM -> LM (once per row)
     beq r3, r5, have_strip
@@ -151,18 +153,16 @@ pixel:
     addi r15, r15, STRIDE*DW*4
     addi r3, r3, -1
     bne r3, r0, pixel
-    lw r3, SPILL+0(r0)
+    lw r3, SPILL+0(r0)          # the next own task: t += P
     lw r4, SPILL+4(r0)
-    lw r15, SPILL+8(r0)
-skip:
-    addi r15, r15, 1            # the next task's owner
-    bne r15, r2, 1f
-    li r15, 0
-1:  addi r4, r4, 1
+    lw r13, SPILL+8(r0)
+    add.w r3, r3, r13
+    lw r13, SPILL+12(r0)
+    add.w r4, r4, r13
     li r13, KB
-    bne r4, r13, next
-    li r4, 0
+    blt r4, r13, next
+    sub.w r4, r4, r13
     addi r3, r3, 1
-    li r13, HO
-    bne r3, r13, next
+    j next
+done:
     halt

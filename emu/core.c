@@ -324,7 +324,8 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
  * Each instruction gets a small function of its own (generated: REPEAT_FNS),
  * small enough for the compiler to keep those locals in registers. */
 #define REPEAT_FN(name, fn, cycles) \
-static int name(machine_t *m, pe_t *pe, const dec_t *dp, uint64_t *nowp, uint64_t horizon, \
+static int name(machine_t *__restrict m, pe_t *__restrict pe, const dec_t *dp, uint64_t *nowp, \
+                uint64_t horizon, \
                 uint32_t left, uint32_t *donep) { \
     const dec_t dl = *dp; \
     const dec_t *d = &dl; \

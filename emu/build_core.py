@@ -7,6 +7,7 @@ are never written twice and never committed.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -48,4 +49,7 @@ if __name__ == "__main__":  # a source-tree build, for development: puts _core*.
     import shutil
 
     built = ffibuilder.compile(tmpdir=str(HERE.parent / "build" / "cffi"))
-    shutil.copy(built, HERE / Path(built).name)
+    target = HERE / Path(built).name
+    tmp = target.with_suffix(".tmp")
+    shutil.copy(built, tmp)
+    os.replace(tmp, target)  # a new file: a process that has the old one loaded keeps it

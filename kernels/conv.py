@@ -31,6 +31,29 @@ def requant_flags(out_shift: int | None, relu: bool, rounding: str, bits: int) -
     }
 
 
+def bank_spread(chunk: int) -> int:
+    """A chunk size of 1 mod 16 words: PEs copying chunks side by side in lock-step
+    then store to 16 different SM banks instead of one."""
+    return (chunk + 14) // 16 * 16 + 1
+
+
+def sm_rounds(sm_size: int, pes: int, kb: int, r: int, row_words: int, most: int) -> int:
+    """Own tasks per PE in a round of conv.s: as many as SM holds (all weights and biases,
+    two buffers of the round's strip rows), at most `most`; 0 if not even one fits."""
+    fixed = 16 * kb * r + 16 * kb
+
+    def need(m: int) -> int:
+        return fixed + 2 * 4 * (-(-m * pes // kb) + 1) * row_words
+
+    if need(1) > sm_size:
+        return 0
+    lo, hi = 1, max(1, most)
+    while lo < hi:  # the largest m with need(m) <= sm_size
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if need(mid) <= sm_size else (lo, mid - 1)
+    return lo
+
+
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,
            pad: int = 0, bits: int = 8, out_shift: int | None = None, relu: bool = False,
            rounding: str = "nearest", seed: int = 1, rows: int = 4, cols: int = 4
@@ -70,20 +93,30 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
 
     xs = strips(xp, kh, stride, ho, bits)  # (N*HO, WP, DW)
     dw = xs.shape[-1]
-    lm_need = 32 + 4 * wp * dw + 16 * kw * dw  # conv.s: spill, bias, strip, weight block
-    lm_size = machine_defaults()["lm_size"]
-    if lm_need > lm_size:
-        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (a {wp}-column strip "
-                         f"and 4 channels of weights); the PEs have {lm_size}")
+    pes = rows * cols
+    tasks = n * ho * kb
+    limits = machine_defaults()
+    lm_need = 48 + 4 * wp * dw + 16 * kw * dw  # conv.s: spill, bias, strip, weight block
+    if lm_need > limits["lm_size"]:
+        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (a {wp}-column "
+                         f"strip and 4 channels of weights); the PEs have {limits['lm_size']}")
+    m = sm_rounds(limits["sm_size"], pes, kb, kw * dw, wp * dw, -(-tasks // pes))
+    stage = int(m > 0)  # else too big to share through SM: every PE reads GM itself
+    m = m or -(-tasks // pes)
+    rpr = -(-m * pes // kb) + 1
     gm = GmLayout()
     bias = np.zeros(4 * kb, np.int64)
     bias[:k] = b
+    wwords = weight_rows(w, 4 * kb, bits).ravel()
     params = {
         **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": n * ho,
         "STRIDE": stride, "KB": kb, "SEED_A": seed_word(seed),
+        "STAGE": stage, "M": m, "ROUNDS": -(-tasks // (m * pes)), "RPR": rpr,
+        "TQ": pes // kb, "TR": pes % kb, "RQ": m * pes // kb, "RR": m * pes % kb,
+        "CHW": bank_spread(-(-(len(wwords) + 4 * kb) // pes)),
+        "CHS": bank_spread(-(-rpr * wp * dw // pes)),
         "XADDR": gm.put(xs.ravel()),
-        "WADDR": gm.put(weight_rows(w, 4 * kb, bits).ravel()),
-        "BADDR": gm.put(bias.astype(np.uint32)),
+        "WADDR": gm.put(np.concatenate([wwords, bias.astype(np.uint32)])),
         "YADDR": gm.reserve(n * ho * wo * kb * flags["OW"]),
     }
     machine, result = run_kernel("conv.s", params, gm, rows, cols)

@@ -15,8 +15,17 @@
 #   STRIDE             stride S
 #   KB                 blocks of 4 output channels (K padded to 4*KB)
 #   XADDR              GM: strips, HO x WP x DW words (layout below)
-#   WADDR              GM: weights, 4*KB channels x R words
-#   BADDR              GM: biases, 4*KB int32
+#   WADDR              GM: weights, 4*KB channels x R words, then their 4*KB int32
+#                      biases (one run: the cooperative copy takes both)
+#   M ROUNDS           own tasks per PE in a round, and rounds ceil(HO*KB / (M*P))
+#   TQ TR              P = TQ*KB + TR: the step between a PE's own tasks
+#   RQ RR              M*P = RQ*KB + RR: the step between rounds
+#   RPR                strip rows a round may need: ceil(M*P / KB) + 1
+#   STAGE              1: share GM words through SM as below; 0 (a layer whose
+#                      strips would not fit SM): every PE copies straight from GM
+#   CHW CHS            words each PE copies GM -> SM for the weights / a round's
+#                      strips (ceil(total / P), made 1 mod 16 so the PEs' SM
+#                      stores fall in different banks)
 #   YADDR              GM: output, HO x WO x KB*OW words, channels last
 #   OW                 words per block of 4 channels in the output: 4, 2 or 1
 #   NEAREST STOCH RELU requantisation flags (both rounding flags 0: raw int32 out)
@@ -31,60 +40,145 @@
 #   weights of channel k: for dx, the KH*C values w[k, c, dy, dx] in (dy, c) order,
 #     packed into DW words: R words per channel, matching the field word for word.
 #
-# Mapping (tasks = output row x block of 4 channels, dealt round-robin to PEs):
+# Mapping (tasks = output row x block of 4 channels, dealt round-robin to PEs;
+# every GM word is fetched once, by one PE, and shared through SM):
 #
-#     task t = oy*KB + kb  ->  PE t mod P          strip oy   (GM -> LM, once per row)
-#                                                  weights kb (GM -> LM, once per block)
+#            GM                    SM                           LM of PE p
+#   weights + biases --(all PEs, a chunk each)--> SMW --(block kb of p)--> WBLK, BIAS
+#   strips, round j  --(all PEs, a chunk each)--> SMS[j%2] --(row oy of p)--> STRIP
+#
+#   round j: PE p does tasks t = (j*M + i)*P + p = oy*KB + kb, i < M
 #     +---------+---------+---------+---------+
-#     | PE0:t0  | PE1:t1  | PE2:t2  | PE3:t3  |    each PE keeps its strip and weight
-#     | t16..   | t17..   |         |         |    block in LM and re-reads them from
-#     +---------+---------+---------+---------+    there (1 cycle) for every output:
-#     | PE4:t4  | ...                         |    GM words are fetched once per task
-#     +---------+---------+---------+---------+    that needs them, not per MAC.
+#     | PE0:t0  | PE1:t1  | PE2:t2  | PE3:t3  |    `sync` after each cooperative copy;
+#     | t16..   | t17..   |         |         |    strips double-buffered in SM, so a
+#     +---------+---------+---------+---------+    round's copy never overwrites rows a
+#     | PE4:t4  | ...                         |    PE is still reading; each PE re-reads
+#     +---------+---------+---------+---------+    its LM copy (1 cycle) for every MAC.
 #
-#   LM:  SPILL (4 words, at 0) | BIAS (4 words, at 16) | STRIP (WP*DW words) | WBLK (4*R words)
+#   LM:  SPILL (8 words, at 0) | BIAS (4 words, at 32) | STRIP (WP*DW words) | WBLK (4*R words)
+#   SM:  SMW (KB*4*R weights, 4*KB biases) | SMS (2 buffers of RPR*WP*DW words)
 #
 # Registers: r1 id, r2 PEs, r3 oy (x count inside a task), r4 kb, r5 strip row in
 #   LM, r6 weight block in LM, r7-r10 accumulators of 4 channels, r11 field
 #   pointer, r12 weight pointer, r13 scratch / counts, r14 output pointer,
 #   r15 field base.  A PE walks its own tasks t = id, id+P, ... as (oy, kb),
-#   stepping by (P / KB, P % KB) (SPILL holds oy, kb and the step).
+#   stepping by (TQ, TR); SPILL holds oy, kb, the tasks left in the round, the
+#   round j and the first row (and channel block) of the round's first task.
 #
 # Cycles per output pixel and 4 channels: 4*R macl + about 20 (+ requantisation);
-# per task: strip copy WP*DW*(GM cost + 1), weight copy 4*R*(GM cost + 1) when the
-# block changes.
+# per round: RPR*WP*DW/P words GM -> SM (GM cost + SM cost each) and WP*DW words
+# SM -> LM (SM cost + 1); once: 4*R*KB*4/P weight words GM -> SM, 4*R SM -> LM.
 
 .include "width.inc"
 
 .equ SPILL, 0                   # low addresses: reachable as off12(r0)
-.equ BIAS, 16
-.equ STRIP, 32
+.equ BIAS, 32
+.equ STRIP, 48
 .equ WBLK, STRIP + WP*DW*4
+.equ SMW, 0x10000000            # SM: every block's weights, then the biases
+.equ SMBIAS, SMW + KB*16*R
+.equ SMS, SMBIAS + KB*16        # SM: two strip buffers of RPR rows
+.equ SMROWS, RPR*WP*DW*4        # bytes of one buffer
+.equ WSRC, STAGE*SMW + (1-STAGE)*WADDR  # where PEs take their weight block from
+
+# Copy this PE's chunk of a run of words: words [id*CH, min((id+1)*CH, n)) of the
+# run at r11 go to r12.  r9 = n; uses r7, r8, r13.
+.macro COPY_CHUNK ch
+    li r13, \ch
+    mul.w r8, r1, r13
+    sub.w r9, r9, r8            # words left from this PE's start
+    blt r9, r13, 1f
+    mv r9, r13                  # at most a chunk
+1:  bge r0, r9, 2f              # none left: nothing to copy
+    slli.w r8, r8, 2
+    add.w r11, r11, r8
+    add.w r12, r12, r8
+    loop r9, 2f
+    lw r7, (r11)+4
+    sw r7, (r12)+4
+2:
+.endm
 
     .text
     PE_ID_COUNT                 # r1 id, r2 P = rows*cols
-    DIVKB r5, r6, r2            # the step from one own task to the next: P = r5*KB + r6
-    sw r5, SPILL+8(r0)
-    sw r6, SPILL+12(r0)
+.rept STAGE
+    li r11, WADDR               # every weight and bias, GM -> SM, a chunk per PE
+    li r12, SMW
+    li r9, KB*16*R/4 + 4*KB
+    COPY_CHUNK CHW
+.endr
     DIVKB r3, r4, r1            # the first own task, t = id: oy = id / KB, kb = id % KB
+    sw r0, SPILL+16(r0)         # round j = 0
+    sw r0, SPILL+20(r0)         # its first strip row: (j*M*P) / KB = 0
+    sw r0, SPILL+24(r0)         # and (j*M*P) % KB = 0
     li r5, -1                   # strip row held in LM: none yet
     li r6, -1                   # weight block held in LM: none yet
 .rept STOCH
     SEED_LFSR                   # stochastic rounding: a distinct, well-mixed LFSR per PE
 .endr
-next:
+.rept STAGE
+    sync                        # the weights are in SM
+.endr
+
+round:
+.rept STAGE
+    # -- this round's strip rows [row0, row0 + RPR) (clipped at HO), GM -> SM buffer j%2
+    lw r10, SPILL+20(r0)        # row0
+    li r13, WP*DW*4
+    mul.w r11, r10, r13
+    li r13, XADDR
+    add.w r11, r11, r13
+    lw r12, SPILL+16(r0)
+    andi r12, r12, 1
+    li r13, SMROWS
+    mul.w r12, r12, r13
+    li r13, SMS
+    add.w r12, r12, r13
+    li r9, HO
+    sub.w r9, r9, r10           # rows left from row0
+    li r13, RPR
+    blt r9, r13, 1f
+    mv r9, r13
+1:  li r13, WP*DW
+    mul.w r9, r9, r13           # words to copy
+    COPY_CHUNK CHS
+    sync                        # the round's strips are in SM
+.endr
+    li r13, M
+    sw r13, SPILL+8(r0)         # own tasks left in this round
+
+task:
     li r13, HO
-    bge r3, r13, done           # past the last row: no task left for this PE
+    bge r3, r13, end_round      # this PE has no task left
     sw r3, SPILL+0(r0)
     sw r4, SPILL+4(r0)
 
-    # -- the strip of output row oy, GM -> LM (once per row)
+    # -- strip row oy, SM -> LM (when it changes), staggered by kb cycles so that
+    #    the PEs reading the same row do not hit the same bank in the same cycle
     beq r3, r5, have_strip
     mv r5, r3
+    loop r4, 1f
+    nop
+1:
+.rept STAGE
+    lw r10, SPILL+20(r0)
+    sub.w r10, r3, r10          # the row's place in the buffer
     li r13, WP*DW*4
+    mul.w r11, r10, r13
+    lw r12, SPILL+16(r0)
+    andi r12, r12, 1
+    li r13, SMROWS
+    mul.w r12, r12, r13
+    add.w r11, r11, r12
+    li r13, SMS
+    add.w r11, r11, r13
+.endr
+.rept 1-STAGE
+    li r13, WP*DW*4             # straight from GM
     mul.w r11, r3, r13
     li r13, XADDR
     add.w r11, r11, r13
+.endr
     li r12, STRIP
     li r13, WP*DW
     loop r13, 1f
@@ -92,12 +186,12 @@ next:
     sw r7, (r12)+4
 1:
 have_strip:
-    # -- weights and biases of channel block kb, GM -> LM (once per block)
+    # -- weights and biases of channel block kb, SM -> LM (when it changes)
     beq r4, r6, have_weights
     mv r6, r4
     li r13, 16*R
     mul.w r11, r4, r13
-    li r13, WADDR
+    li r13, WSRC
     add.w r11, r11, r13
     li r12, WBLK
     li r13, 4*R
@@ -106,7 +200,7 @@ have_strip:
     sw r7, (r12)+4
 1:
     slli.w r11, r4, 4
-    li r13, BADDR
+    li r13, WSRC + KB*16*R      # the biases follow the weights
     add.w r11, r11, r13
     li r12, BIAS
     li r13, 4
@@ -153,16 +247,35 @@ pixel:
     addi r15, r15, STRIDE*DW*4
     addi r3, r3, -1
     bne r3, r0, pixel
-    lw r3, SPILL+0(r0)          # the next own task: t += P
+    lw r3, SPILL+0(r0)          # the next own task: t += P = TQ*KB + TR
     lw r4, SPILL+4(r0)
-    lw r13, SPILL+8(r0)
-    add.w r3, r3, r13
-    lw r13, SPILL+12(r0)
-    add.w r4, r4, r13
+    addi r3, r3, TQ
+    addi r4, r4, TR
     li r13, KB
-    blt r4, r13, next
+    blt r4, r13, 1f
     sub.w r4, r4, r13
     addi r3, r3, 1
-    j next
+1:  lw r13, SPILL+8(r0)
+    addi r13, r13, -1
+    sw r13, SPILL+8(r0)
+    bne r13, r0, task
+end_round:
+    # -- the next round: j += 1, (row0, k0) += (RQ, RR)
+    lw r10, SPILL+16(r0)
+    addi r10, r10, 1
+    sw r10, SPILL+16(r0)
+    li r13, ROUNDS
+    bge r10, r13, done
+    lw r10, SPILL+20(r0)
+    addi r10, r10, RQ
+    lw r11, SPILL+24(r0)
+    addi r11, r11, RR
+    li r13, KB
+    blt r11, r13, 1f
+    sub.w r11, r11, r13
+    addi r10, r10, 1
+1:  sw r10, SPILL+20(r0)
+    sw r11, SPILL+24(r0)
+    j round
 done:
     halt

@@ -231,6 +231,30 @@ def test_conv2d_16x16_smoke() -> None:
     np.testing.assert_array_equal(req.y, ref_requant(ref, 7, 16, False))
 
 
+def test_conv2d_without_sm_staging_and_with_gm_shared_once() -> None:
+    """Two mappings of conv.s: GM words shared through SM (each fetched once), and the
+    fall-back for layers whose strips do not fit SM twice over (every PE reads GM)."""
+    from pearray.kernels.conv import sm_rounds
+
+    rng = np.random.default_rng(7)
+    # 256 PEs, one channel block: 257 strip rows of 60 words a round, more than SM holds
+    x = rng.integers(-2**31, 2**31, (20, 20, 60), dtype=np.int64)
+    w = rng.integers(-2**31, 2**31, (3, 20, 3, 1), dtype=np.int64)
+    assert sm_rounds(65536, 256, 1, 60, 60, 18) == 0
+    res = kernels.conv2d(x, w, bits=32, rows=16, cols=16)
+    np.testing.assert_array_equal(res.y, wrap32(ref_conv2d(x, w, None, 1, 0)))
+    # shared: every strip and weight word is read from GM exactly once
+    x = rng.integers(-128, 128, (6, 9, 9))
+    w = rng.integers(-128, 128, (8, 6, 3, 3))
+    res = kernels.conv2d(x, w, bits=8)
+    np.testing.assert_array_equal(res.y, ref_conv2d(x, w, None, 1, 0))
+    strip_words = 7 * 9 * 5  # HO x WP x ceil(3*6 / 4)
+    weight_words = 8 * 3 * 5 + 8  # 4*KB channels x KW*DW, and the biases
+    out_words = 7 * 7 * 8  # int32 out: HO x WO x 4*KB
+    assert res.stats["loads"]["gm"] == strip_words + weight_words
+    assert res.stats["stores"]["gm"] == out_words
+
+
 # ----------------------------------------------------------------------------- linear
 @st.composite
 def linear_cases(draw: st.DrawFn) -> dict:

@@ -95,8 +95,11 @@ static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
 static inline __attribute__((always_inline)) uint8_t *mem_at(
         machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
     if (addr & (size - 1)) { trap(m, pe, TRAP_MISALIGNED); return 0; }
-    if (addr - m->lm_base <= m->lm_size - size && m->lm_size >= size) {  /* the common case */
-        if (m->cost[REGION_LM] > 1) { *extra += m->cost[REGION_LM] - 1; pe->stall[STALL_MEMORY] += m->cost[REGION_LM] - 1; }
+    if (__builtin_expect(addr - m->lm_base <= m->lm_size - size && m->lm_size >= size, 1)) {
+        /* the common case: this PE's LM (a cost of 1 adds nothing) */
+        uint32_t lm_extra = m->cost[REGION_LM] - 1;
+        *extra += lm_extra;
+        pe->stall[STALL_MEMORY] += lm_extra;
         if (store) { pe->stores[REGION_LM]++; pe->store_bytes[REGION_LM] += size; }
         else { pe->loads[REGION_LM]++; pe->load_bytes[REGION_LM] += size; }
         return pe->lm + (addr - m->lm_base);

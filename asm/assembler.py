@@ -597,15 +597,23 @@ class Assembler:
             for w in range(pc >> 2, (pc + n + 3) >> 2):
                 sec.lines[w] = loc
 
-    def _d_align(self, stmt: Stmt, line: Line) -> None:
-        usage = ".align BYTES[, FILL]  (BYTES a power of two)"
+    def _count_and_fill(self, stmt: Stmt, line: Line, usage: str) -> tuple[int, int] | None:
+        """The `BYTES[, FILL]` operands of .align and .space, known now, or None (reported)."""
         if not self._args(stmt, line, 1, 2, usage):
-            return
+            return None
         v = self._expr_operand(stmt, 0, line, usage)
         n = None if v is None else self._now(v, line)
         fill = self._fill(stmt, line, usage)
         if n is None or fill is None:
+            return None
+        return n, fill
+
+    def _d_align(self, stmt: Stmt, line: Line) -> None:
+        usage = ".align BYTES[, FILL]  (BYTES a power of two)"
+        got = self._count_and_fill(stmt, line, usage)
+        if got is None:
             return
+        n, fill = got
         if n <= 0 or n & (n - 1) or n > 1 << 16:
             op = stmt.operands[0]
             self.diags.error(f".align {n}: the alignment must be a power of two up to 65536",
@@ -615,14 +623,10 @@ class Assembler:
         self._pad(-self.cur.pc % n, fill, line, len(stmt.operands) == 1, (op.col, op.end))
 
     def _d_space(self, stmt: Stmt, line: Line) -> None:
-        usage = ".space BYTES[, FILL]"
-        if not self._args(stmt, line, 1, 2, usage):
+        got = self._count_and_fill(stmt, line, ".space BYTES[, FILL]")
+        if got is None:
             return
-        v = self._expr_operand(stmt, 0, line, usage)
-        n = None if v is None else self._now(v, line)
-        fill = self._fill(stmt, line, usage)
-        if n is None or fill is None:
-            return
+        n, fill = got
         if n < 0:
             op = stmt.operands[0]
             self.diags.error(f".space {n}: the size cannot be negative", line, op.col, op.end)

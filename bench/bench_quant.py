@@ -371,19 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         "clip: allow_clip=True\nalso tries fl0+1; mse: the least-error position whatever T."
     )
 
-    print("\n== model size (LeNet-shaped parameters: conv 1-8-16 3x3, fc 64-32-10) ==")
-    rng = np.random.default_rng(args.seed)
-    shapes = {
-        "conv1.weight": (8, 1, 3, 3),
-        "conv1.bias": (8,),
-        "conv2.weight": (16, 8, 3, 3),
-        "conv2.bias": (16,),
-        "fc1.weight": (32, 64),
-        "fc1.bias": (32,),
-        "fc2.weight": (10, 32),
-        "fc2.bias": (10,),
-    }
-    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    print("\n== model size (the shipped LeNet: conv 1-8-16 3x3, fc 64-32-10) ==")
+    from pearray.models import lenet
+
+    params = lenet.load_weights()
     for k, v in quant.model_size(params).items():
         print(
             f"  {str(k):>7}: {v['bytes']:>6} bytes ({v['ratio']:.3f} of float32; "

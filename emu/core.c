@@ -96,10 +96,12 @@ static inline __attribute__((always_inline)) uint8_t *mem_at(
         machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
     if (addr & (size - 1)) { trap(m, pe, TRAP_MISALIGNED); return 0; }
     if (__builtin_expect(addr - m->lm_base <= m->lm_size - size && m->lm_size >= size, 1)) {
-        /* the common case: this PE's LM (a cost of 1 adds nothing) */
+        /* the common case: this PE's LM */
         uint32_t lm_extra = m->cost[REGION_LM] - 1;
-        *extra += lm_extra;
-        pe->stall[STALL_MEMORY] += lm_extra;
+        if (__builtin_expect(lm_extra != 0, 0)) {
+            *extra += lm_extra;
+            pe->stall[STALL_MEMORY] += lm_extra;
+        }
         if (store) { pe->stores[REGION_LM]++; pe->store_bytes[REGION_LM] += size; }
         else { pe->loads[REGION_LM]++; pe->load_bytes[REGION_LM] += size; }
         return pe->lm + (addr - m->lm_base);

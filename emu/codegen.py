@@ -118,6 +118,12 @@ def functions(isa: Isa) -> str:
         out.append(f"/* {insn.spelled} {insn.syntax}: {insn.doc} */")
         out.append(f"OP_FN(x_{c_name(insn)}) {{")
         out.append(f"    const int W = {insn.width}; (void)W;")
+        accesses = len(re.findall(r"\b(LOAD|STORE)\(", insn.body or ""))
+        if accesses > 1 and not insn.stream:
+            raise ValueError(f"{insn.key}: {accesses} memory accesses need `stream`")
+        if insn.stream:  # running ahead, defer before any access is counted
+            far = " || ".join(f"!IN_LM({r.upper()})" for r in insn.stream)
+            out.append(f"    if (m->ahead && ({far})) {{ m->deferred = 1; return ST_DEFER; }}")
         out += _lane_body(insn) if insn.lane is not None else [f"    {insn.body}"]
         out.append("    return ST_OK;")
         out.append("}")
@@ -160,17 +166,29 @@ def local_handlers(isa: Isa) -> str:
             f"    st = x_{c_name(i)}(m, pe, d, now, 0, &npc, &extra, &pe->r[d->rd], "
             "&pe->r[d->rs], &pe->r[d->rt]);",
             "    if (st) goto out;",
-            f"    NEXT({i.cycles}, {i.macs});",
+            f"    NEXT({i.cycles}, {i.macs}, {int(i.cls == 'ctrl')});",
         ]
     out += ["L_ILLEGAL:", "    st = trap(m, pe, TRAP_ILLEGAL);", "    goto out;"]
     return "\n".join(out)
 
 
 def repeat_functions(isa: Isa) -> str:
-    return "\n".join(
-        f"REPEAT_FN(rep_{c_name(i)}, x_{c_name(i)}, {i.cycles})"
-        for i in isa.insns if i.cls in REPEATABLE
-    )
+    """repeat()'s functions; a stream instruction also gets a twin whose loads skip the
+    checks (LOAD_LM) and a fast path that checks the whole loop's words at once."""
+    out = []
+    for i in isa.insns:
+        if i.cls not in REPEATABLE:
+            continue
+        name = c_name(i)
+        fast = "(void)0"
+        if i.stream:
+            out += ["#undef LOAD", "#define LOAD LOAD_LM", f"OP_FN(xs_{name}) {{",
+                    f"    const int W = {i.width}; (void)W;", f"    {i.body}",
+                    "    return ST_OK;", "}", "#undef LOAD", "#define LOAD LOAD_CHECKED"]
+            ok = " && ".join(f"LM_RUN_OK(v{r}, n)" for r in i.stream)
+            fast = f"STREAM_FAST(xs_{name}, {i.cycles}, {len(i.stream)}, {ok})"
+        out.append(f"REPEAT_FN(rep_{name}, x_{name}, {i.cycles}, {fast})")
+    return "\n".join(out)
 
 
 def tables(isa: Isa) -> str:

@@ -257,7 +257,15 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
                      if (t__ & 3) { return trap(m, pe, TRAP_MISALIGNED); } \
                      *npc = t__; } while (0)
 #define CHECK(st) do { int st__ = (st); if (st__) return st__; } while (0)
-#define LOAD(addr, size, sgn) ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), extra, &v_l)); v_l; })
+#define LOAD_CHECKED(addr, size, sgn) \
+    ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), extra, &v_l)); v_l; })
+#define LOAD LOAD_CHECKED
+/* an access to this PE's LM: such an access cannot need the array */
+#define IN_LM(addr) ((uint32_t)(addr) - m->lm_base < m->lm_size)
+/* a word of this PE's LM at an address already checked (STREAM_FAST) */
+#define LOAD_LM(addr, size, sgn) \
+    ({ uint32_t v_m; memcpy(&v_m, pe->lm + ((addr) - m->lm_base), 4); (void)(size); \
+       (void)(sgn); v_m; })
 #define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), extra))
 #define SEND(dir, v) CHECK(nb_send(m, pe, (dir), (v)))
 #define RECV(dir) ({ uint32_t v_r; CHECK(nb_recv(m, pe, (dir), &v_r)); v_r; })
@@ -322,13 +330,38 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
     return ST_OK;
 }
 
+/* Stream instructions (isa.toml `stream`): each iteration reads one word through
+ * each stream register and steps it by 4, and touches no other memory.  When all
+ * the words of the remaining iterations lie in this PE's LM, the whole loop is
+ * checked once and run with LOAD_LM (no per-access checks), the counters added
+ * at the end: the same results and counts as the checked loop. */
+#define LM_RUN_OK(v, n) (((v) & 3) == 0 && (v) - m->lm_base < m->lm_size \
+                         && (uint64_t)(m->lm_size - ((v) - m->lm_base)) >= 4 * (uint64_t)(n))
+#define STREAM_FAST(fn_lm, cycles, nstream, ok) do { \
+    uint32_t lm_x = m->cost[REGION_LM] - 1; \
+    uint64_t per = (cycles) + (uint64_t)(nstream) * lm_x; \
+    uint64_t n = left; \
+    if (now >= horizon) break; \
+    if ((horizon - now + per - 1) / per < n) n = (horizon - now + per - 1) / per; \
+    if (!(ok)) break; \
+    for (uint64_t k = 0; k < n; k++) { \
+        uint32_t npc = pe->pc + 4, extra = 0; \
+        (void)fn_lm(m, pe, d, now, 0, &npc, &extra, &vrd, &vrs, &vrt); \
+        now += per; \
+    } \
+    pe->loads[REGION_LM] += (nstream) * n; \
+    pe->load_bytes[REGION_LM] += 4 * (nstream) * n; \
+    pe->stall[STALL_MEMORY] += (nstream) * lm_x * n; \
+    done = (uint32_t)n; \
+} while (0)
+
 /* Run-ahead only: the PE sits at a loop whose whole body is the one instruction
  * at its PC.  Iterate it in place, without fetch and dispatch, until the loop
  * ends, the horizon, or the instruction needs the array (ST_DEFER) or traps.
  * With three distinct non-zero registers they live in locals meanwhile.
  * Each instruction gets a small function of its own (generated: REPEAT_FNS),
  * small enough for the compiler to keep those locals in registers. */
-#define REPEAT_FN(name, fn, cycles) \
+#define REPEAT_FN(name, fn, cycles, FAST) \
 static int name(machine_t *__restrict m, pe_t *__restrict pe, const dec_t *dp, uint64_t *nowp, \
                 uint64_t horizon, \
                 uint32_t left, uint32_t *donep) { \
@@ -339,6 +372,7 @@ static int name(machine_t *__restrict m, pe_t *__restrict pe, const dec_t *dp, u
     int st = ST_OK; \
     if (dl.rd && dl.rs && dl.rt && dl.rd != dl.rs && dl.rd != dl.rt && dl.rs != dl.rt) { \
         uint32_t vrd = pe->r[dl.rd], vrs = pe->r[dl.rs], vrt = pe->r[dl.rt]; \
+        FAST; \
         while (done < left && now < horizon) { \
             uint32_t npc = pe->pc + 4, extra = 0; \
             st = fn(m, pe, d, now, 0, &npc, &extra, &vrd, &vrs, &vrt); \
@@ -421,8 +455,21 @@ static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
         d = &dec[pc >> 2]; \
         goto *labels[d->op]; \
     } while (0)
-/* after an instruction: retire it, fold loop ends, go to the next */
-#define NEXT(cycles, nmacs) do { \
+/* at a one-instruction loop body: iterate it in place */
+#define REPEAT_HERE() do { \
+        pe->pc = pc; \
+        if (single_insn_loop(pe)) { \
+            pe->busy_until = now; \
+            st = repeat(m, pe, horizon); \
+            if (st > 0) goto out_synced; \
+            st = ST_OK; \
+            pc = pe->pc; \
+            now = pe->busy_until; \
+        } \
+    } while (0)
+/* after an instruction: retire it, fold loop ends, go to the next; a `loop`
+ * (entered: true) may start a one-instruction body right away */
+#define NEXT(cycles, nmacs, entered) do { \
         pe->r[0] = 0; \
         retired++; \
         macs += (nmacs); \
@@ -430,15 +477,9 @@ static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
         pc = npc; \
         if (pe->loop_depth && pc == pe->loop_end[pe->loop_depth - 1]) { \
             pc = loop_next(pe, pc); \
-            pe->pc = pc; \
-            if (single_insn_loop(pe)) { \
-                pe->busy_until = now; \
-                st = repeat(m, pe, horizon); \
-                if (st > 0) goto out_synced; \
-                st = ST_OK; \
-                pc = pe->pc; \
-                now = pe->busy_until; \
-            } \
+            REPEAT_HERE(); \
+        } else if (entered) { \
+            REPEAT_HERE(); \
         } \
         FETCH(); \
     } while (0)

@@ -22,7 +22,7 @@ KINDS = {"reg", "uimm", "simm", "pcrel", "enum"}
 CLASSES = {"alu", "mac", "mem", "branch", "ctrl", "nbr", "sys"}
 INSN_KEYS = {
     "name", "id", "g", "format", "syntax", "fixed", "cycles", "class", "lane", "body",
-    "macs", "range", "doc",
+    "macs", "range", "doc", "stream",
 }
 
 
@@ -89,6 +89,7 @@ class Insn:
     ranges: dict[str, tuple[int, int]]
     doc: str
     line: int  # line of the entry in isa.toml, for messages
+    stream: tuple[str, ...] = ()  # registers it reads a word through, then steps by 4
 
     @property
     def width(self) -> int:
@@ -353,6 +354,10 @@ def _expand(
             if not flo <= lo <= hi <= fhi:
                 errors.append(f"{where}: range {n}=[{lo}, {hi}] outside the field")
             ranges[n] = (lo, hi)
+        stream = tuple(entry.get("stream", ()))
+        for n in stream:
+            if n not in operands or fields[n].kind != "reg":
+                errors.append(f"{where}: stream {n!r} is not a register operand")
         macs = entry.get("macs", 0)
         macs = 32 // width if macs == "lanes" else int(macs)
         key = entry.get("id", name)
@@ -361,7 +366,7 @@ def _expand(
             operands=operands, fixed=fixed, match=match, mask=mask,
             cycles=int(entry.get("cycles", 1)), cls=cls, lane=entry.get("lane"),
             body=entry.get("body"), macs=macs, ranges=ranges, doc=entry.get("doc", ""),
-            line=line,
+            line=line, stream=stream,
         ))
     return out
 

@@ -59,7 +59,11 @@ def best_of(n: int, fn):  # noqa: ANN001, ANN201 - tiny timing helper
     return min(times), out
 
 
-def bench_inner(outputs: int, r: int, rows: int, cols: int) -> tuple[float, int, int]:
+RUNS = 9  # the machine is shared: report the best (what the code can do) and the median
+
+
+def bench_inner(outputs: int, r: int, rows: int, cols: int
+                ) -> tuple[float, float, int, int]:
     prog = assemble(INNER.format(outputs=outputs, r=r))
     m = Machine(rows, cols)
 
@@ -72,9 +76,10 @@ def bench_inner(outputs: int, r: int, rows: int, cols: int) -> tuple[float, int,
         res = m.run()
         return time.perf_counter() - t, res
 
-    dt, res = min((go() for _ in range(3)), key=lambda r: r[0])
+    runs = sorted((go() for _ in range(RUNS)), key=lambda r: r[0])
+    dt, res = runs[0]
     assert res.status == "halted", res.trap
-    return dt, res.retired, res.cycles
+    return dt, runs[len(runs) // 2][0], res.retired, res.cycles
 
 
 def bench_reference(outputs: int, r: int) -> tuple[float, int]:
@@ -111,14 +116,15 @@ def main() -> None:
     ap.add_argument("--r", type=int, default=18, help="macl per output (conv2 of LeNet: 18)")
     args = ap.parse_args()
 
-    dt, retired, cycles = bench_inner(args.outputs, args.r, args.rows, args.cols)
+    dt, median, retired, cycles = bench_inner(args.outputs, args.r, args.rows, args.cols)
     emu = retired / dt / 1e6
     ref_outputs = max(1, args.outputs // 50)
     rdt, rn = bench_reference(ref_outputs, args.r)
     py = rn / rdt / 1e6
     cdt, cret, ccyc = bench_conv(args.rows, args.cols)
     conv = cret / cdt / 1e6
-    print(f"emulator, {args.rows}x{args.cols} PEs, one core; best of 3 runs each")
+    print(f"emulator, {args.rows}x{args.cols} PEs, one core; best of {RUNS} runs (inner loop), "
+          "3 (conv)")
     print(f"{'workload':<44} {'PE-instr':>12} {'cycles':>10} {'seconds':>8} {'M/s':>8}")
     print(f"{'inner loop (conv.s), emulator':<44} {retired:>12,} {cycles:>10,} {dt:8.3f} "
           f"{emu:8.1f}")
@@ -126,6 +132,8 @@ def main() -> None:
           f"{py:8.3f}")
     print(f"{'whole conv kernel, LeNet-5 conv2 at 8 bits':<44} {cret:>12,} {ccyc:>10,} "
           f"{cdt:8.3f} {conv:8.1f}   (layout, load and readback included)")
+    print(f"{'  (median of the inner-loop runs)':<44} {'':>12} {'':>10} {median:8.3f} "
+          f"{retired / median / 1e6:8.1f}")
     print(f"\nemulator / reference: {emu / py:,.0f}x per PE-instruction")
     verdict = "met" if emu >= 300 else "NOT met"
     print(f"target >= 300 M PE-instructions/s on the inner loop: {verdict} ({emu:.0f} M/s)")

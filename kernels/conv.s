@@ -249,13 +249,8 @@ pixel:
     bne r3, r0, pixel
     lw r3, SPILL+0(r0)          # the next own task: t += P = TQ*KB + TR
     lw r4, SPILL+4(r0)
-    addi r3, r3, TQ
-    addi r4, r4, TR
-    li r13, KB
-    blt r4, r13, 1f
-    sub.w r4, r4, r13
-    addi r3, r3, 1
-1:  lw r13, SPILL+8(r0)
+    STEP_TASK r3, r4, TQ, TR
+    lw r13, SPILL+8(r0)
     addi r13, r13, -1
     sw r13, SPILL+8(r0)
     bne r13, r0, task
@@ -267,14 +262,9 @@ end_round:
     li r13, ROUNDS
     bge r10, r13, done
     lw r10, SPILL+20(r0)
-    addi r10, r10, RQ
     lw r11, SPILL+24(r0)
-    addi r11, r11, RR
-    li r13, KB
-    blt r11, r13, 1f
-    sub.w r11, r11, r13
-    addi r10, r10, 1
-1:  sw r10, SPILL+20(r0)
+    STEP_TASK r10, r11, RQ, RR
+    sw r10, SPILL+20(r0)
     sw r11, SPILL+24(r0)
     j round
 done:

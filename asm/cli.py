@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from pearray.cli import UsageError
+from pearray.files import write_atomic
 
 from .assembler import assemble
 from .diagnostics import AsmError
@@ -71,23 +71,6 @@ def _output_path(args: argparse.Namespace) -> str | None:
     if args.prog is None or args.prog == "-":
         return None
     return str(Path(args.prog).with_suffix(".bin"))
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same directory and rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pearray-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def symbol_table(prog: Program) -> list[str]:

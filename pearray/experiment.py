@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pearray import files
 from pearray.cli import UsageError
 
 WIDTHS = (32, 16, 8)
@@ -319,10 +319,7 @@ def write_outputs(report: dict[str, Any], out: str) -> list[str]:
 
 
 def _atomic(path: Path, blob: bytes) -> str:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    files.write_atomic(path, blob)
     return str(path)
 
 

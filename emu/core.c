@@ -443,13 +443,6 @@ static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
     const dec_t *d;
     int st = ST_OK;
     m->ahead = 1;
-    if (single_insn_loop(pe)) {
-        st = repeat(m, pe, horizon);
-        if (st > 0) goto out_synced;
-        st = ST_OK;
-        pc = pe->pc;
-        now = pe->busy_until;
-    }
 #define FETCH() do { \
         if (now >= horizon || (pc & 3) || (pc >> 2) >= ncode) goto out; \
         d = &dec[pc >> 2]; \
@@ -483,6 +476,7 @@ static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
         } \
         FETCH(); \
     } while (0)
+    REPEAT_HERE();  /* it may stop inside a one-instruction loop body */
     FETCH();
     LOCAL_HANDLERS
 out:

@@ -154,6 +154,72 @@ static inline __attribute__((always_inline)) int mem_store(machine_t *m, pe_t *p
     return ST_OK;
 }
 
+/* ------------------------------------------------------------ DMA */
+
+/* The region of a run of n words at addr, or -1 (misaligned: -2). */
+static int dma_region(machine_t *m, uint32_t addr, uint32_t n, uint32_t *off) {
+    if (addr & 3) return -2;
+    uint64_t bytes = 4 * (uint64_t)n;
+    const uint32_t base[REGIONS] = {m->lm_base, m->sm_base, m->gm_base};
+    const uint32_t size[REGIONS] = {m->lm_size, m->sm_size, m->gm_size};
+    for (int r = 0; r < REGIONS; r++)
+        if (addr - base[r] < size[r] && bytes <= (uint64_t)(size[r] - (addr - base[r]))) {
+            *off = addr - base[r];
+            return r;
+        }
+    return -1;
+}
+
+/* `dma dst, src, n` issuing in cycle `now` (decision `dma` in isa.toml): check both
+ * runs, copy the words, and time the transfer on the PE's engine and the GM port. */
+static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
+                     uint32_t n, uint32_t *extra) {
+    if (n == 0) return ST_OK;
+    uint32_t doff = 0, soff = 0;
+    int dr = dma_region(m, dst, n, &doff), sr = dma_region(m, src, n, &soff);
+    if (dr == -2 || sr == -2) return trap(m, pe, TRAP_MISALIGNED);
+    if (dr < 0 || sr < 0) return trap(m, pe, TRAP_OUT_OF_RANGE);
+    if (m->ahead && (dr != REGION_LM || sr != REGION_LM)) { m->deferred = 1; return ST_DEFER; }
+    /* a free slot in the queue, or else wait for the oldest transfer to end */
+    uint32_t slot = 0;
+    for (uint32_t i = 0; i < m->dma_queue; i++) {
+        if (pe->dma_end[i] <= now) { slot = i; break; }
+        if (pe->dma_end[i] < pe->dma_end[slot]) slot = i;
+    }
+    uint64_t issue = now;
+    if (pe->dma_end[slot] > now) {
+        issue = pe->dma_end[slot];
+        *extra += (uint32_t)(issue - now);
+        pe->stall[STALL_DMA] += issue - now;
+    }
+    uint8_t *sb = sr == REGION_LM ? pe->lm : sr == REGION_SM ? m->sm : m->gm;
+    uint8_t *db = dr == REGION_LM ? pe->lm : dr == REGION_SM ? m->sm : m->gm;
+    memmove(db + doff, sb + soff, 4 * (size_t)n);
+    pe->loads[sr] += n; pe->load_bytes[sr] += 4 * (uint64_t)n;
+    pe->stores[dr] += n; pe->store_bytes[dr] += 4 * (uint64_t)n;
+    uint64_t lat = (uint64_t)m->cost[sr] + m->cost[dr] - 2;
+    uint64_t start = pe->dma_free > issue + 1 ? pe->dma_free : issue + 1;
+    uint64_t end = start + lat + n;
+    if (sr == REGION_GM || dr == REGION_GM) {
+        uint64_t g = m->gm_port_words;
+        uint64_t begin = start * g > m->gm_port_free ? start * g : m->gm_port_free;
+        m->gm_port_free = begin + n;
+        uint64_t port_end = (m->gm_port_free + g - 1) / g + lat;
+        if (port_end > end) end = port_end;
+    }
+    pe->dma_end[slot] = end;
+    pe->dma_free = end;
+    return ST_OK;
+}
+
+/* `dwait`: the PE's next instruction issues when its engine has finished. */
+static inline void dma_wait(pe_t *pe, uint64_t now, uint32_t *extra) {
+    if (pe->dma_free > now + 1) {
+        *extra += (uint32_t)(pe->dma_free - now - 1);
+        pe->stall[STALL_DMA] += pe->dma_free - now - 1;
+    }
+}
+
 /* ------------------------------------------------------------ neighbours */
 
 static pe_t *neighbour(machine_t *m, pe_t *pe, uint32_t dir) {
@@ -273,6 +339,8 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
 #define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), npc))
 #define HALT() do { if (m->ahead) return ST_DEFER; pe->halted = 1; pe->halt_cycle = now + 1; } while (0)
+#define DMA(dst, src, n) CHECK(dma_issue(m, pe, now, (dst), (src), (n), extra))
+#define DWAIT() dma_wait(pe, now, extra)
 #define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)
 #define DOT(sa, sb) dot64(RS, RT, W, DOT_##sa)
 #define DOTV(x, y, sa) dot64((x), (y), W, DOT_##sa)

@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 /* cdef-begin: emu/build_core.py hands this part to cffi */
-enum { REG_COUNT = 16, LOOP_LEVELS = 2, DIRS = 4, REGIONS = 3 };
+enum { REG_COUNT = 16, LOOP_LEVELS = 2, DIRS = 4, REGIONS = 3, DMA_QUEUE_MAX = 8 };
 enum { DIR_N = 0, DIR_E = 1, DIR_S = 2, DIR_W = 3 };
 enum { REGION_LM = 0, REGION_SM = 1, REGION_GM = 2 };
 
 /* Stall causes (counted per PE), then trap causes (cause of the run's end). */
 enum {
-    STALL_MEMORY = 0, STALL_BANK, STALL_SEND, STALL_RECV, STALL_SYNC, STALL_CAUSES
+    STALL_MEMORY = 0, STALL_BANK, STALL_SEND, STALL_RECV, STALL_SYNC, STALL_DMA, STALL_CAUSES
 };
 enum {
     TRAP_NONE = 0, TRAP_ILLEGAL, TRAP_MISALIGNED, TRAP_OUT_OF_RANGE, TRAP_EDGE,
@@ -58,6 +58,8 @@ typedef struct {
     dec_t *dec;                /* ncode predecoded words */
     uint32_t *code;            /* the raw words (for traces) */
     uint8_t *lm;
+    uint64_t dma_end[DMA_QUEUE_MAX]; /* end cycles of the DMA engine's queued transfers */
+    uint64_t dma_free;         /* the cycle the engine has finished all of them */
     /* counters */
     uint64_t retired, macs, stall[STALL_CAUSES];
     uint64_t loads[REGIONS], stores[REGIONS], load_bytes[REGIONS], store_bytes[REGIONS];
@@ -72,6 +74,9 @@ typedef struct {
     uint32_t sm_banks;
     uint32_t cost[REGIONS];
     uint32_t lfsr_taps;
+    uint32_t dma_queue;         /* transfers a DMA engine holds (1..DMA_QUEUE_MAX) */
+    uint32_t gm_port_words;     /* words per cycle of the GM port the engines share */
+    uint64_t gm_port_free;      /* when the port is next free, in 1/gm_port_words cycles */
     pe_t *pes;
     uint8_t *sm, *gm;
     uint8_t *breakpoints;       /* imem_words flags, or NULL */

@@ -20,7 +20,7 @@ from pearray.isa.spec import load as load_isa
 
 from . import codegen
 
-STALLS = ("memory", "bank", "send", "recv", "sync")
+STALLS = ("memory", "bank", "send", "recv", "sync", "dma")
 TRAPS = (None, "illegal", "misaligned", "out_of_range", "edge", "loop_depth", "cycle_limit",
          "deadlock")
 REGION_NAMES = ("lm", "sm", "gm")
@@ -177,6 +177,10 @@ class Machine:
         for k in ("lm_size", "sm_size", "gm_size"):
             if params[k] < 0 or params[k] % 4:
                 raise ValueError(f"{k}={params[k]}: must be a non-negative multiple of 4")
+        if not 1 <= params["dma_queue"] <= lib.DMA_QUEUE_MAX:
+            raise ValueError(f"dma_queue={params['dma_queue']}: must be 1..{lib.DMA_QUEUE_MAX}")
+        if params["gm_port_words"] < 1:
+            raise ValueError(f"gm_port_words={params['gm_port_words']}: must be at least 1")
         self.rows, self.cols, self.params = rows, cols, params
         self.npes = rows * cols
         self.isa = load_isa()
@@ -199,6 +203,7 @@ class Machine:
         m.lockstep = int(lockstep)  # exact cross-PE state at a trap, at some speed
         m.cost = [params["lm_cost"], params["sm_cost"], params["gm_cost"]]
         m.lfsr_taps = params["lfsr_taps"]
+        m.dma_queue, m.gm_port_words = params["dma_queue"], params["gm_port_words"]
         m.pes = self._pes
         # cffi buffers must outlive the C pointers taken from them
         self._bufs = [ffi.from_buffer(a) for a in (self.sm, self.gm, *self.lm)]
@@ -218,6 +223,7 @@ class Machine:
         m.trap_cause = m.trap_pe = m.trap_pc = 0
         m.trace_n = m.trace_cap = 0
         m.skip_break = 0
+        m.gm_port_free = 0
         ffi.memmove(self._banks, b"\0" * ffi.sizeof(self._banks), ffi.sizeof(self._banks))
         for i in range(self.npes):
             pe = self._pes[i]

@@ -70,6 +70,8 @@ BODY_TERMS: dict[str, str] = {
     "LOOP": "`LOOP(count, end)` enters a zero-overhead loop (see the `loop` decision)",
     "HALT": "stops this PE",
     "SYNC": "waits at the barrier",
+    "DMA": "DMA(dst, src, n) queues a copy of n words on this PE's DMA engine (decision `dma`)",
+    "DWAIT": "holds the next instruction until this PE's DMA transfers have ended",
     "MFS": "`MFS(n)` reads special register n",
     "MTS": "`MTS(n, v)` writes special register n (illegal unless `sat` or `lfsr`)",
     "SEND": "`SEND(dir, v)` hands v to the neighbour (blocks while it is full)",

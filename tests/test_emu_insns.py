@@ -42,6 +42,7 @@ ELSEWHERE = {
     "j": "test_jumps_and_links", "jal": "test_jumps_and_links", "jr": "test_jumps_and_links",
     "loop": "test_loop_count_and_cycles", "halt": "test_halt_retires_and_stops",
     "sync": "test_sync_barrier", "send": "test_row_relay", "recv": "test_row_relay",
+    "dma": "test_dma_copies_times_and_counts", "dwait": "test_dma_copies_times_and_counts",
 }
 
 

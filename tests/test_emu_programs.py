@@ -1083,3 +1083,117 @@ def test_asm_pipeline_with_loops() -> None:
     # (li of a small constant is one addi) setup + loop + body * k + halt
     assert [p.retired for p in res.pes] == [3 + 2 * k + 1, 3 + 3 * k + 1, 3 + 3 * k + 1,
                                            3 + 2 * k + 1]
+
+
+# ================================================================ DMA (isa.toml decision `dma`)
+
+def dma_end(issue: int, src: str, dst: str, n: int) -> int:
+    """When a lone transfer issued in cycle `issue` ends, read off the decision by hand:
+    it starts the next cycle, waits the two costs less 2, then moves a word a cycle."""
+    return issue + 1 + COST[src] + COST[dst] - 2 + n
+
+
+def dma_words(dst: int, src: int, n: int) -> list[int]:
+    """li r1, dst; li r2, src; li r3, n; dma r1, r2, r3 (7 words: dma issues in cycle 6)."""
+    return li(1, dst) + li(2, src) + li(3, n) + [enc("dma", rd=1, rs=2, rt=3)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(src=st.sampled_from(["lm", "sm", "gm"]), dst=st.sampled_from(["lm", "sm", "gm"]),
+       n=st.integers(1, 64), so=st.integers(0, 64), do=st.integers(0, 64))
+def test_dma_copies_times_and_counts(src: str, dst: str, n: int, so: int, do: int) -> None:
+    """dma moves n words between any two regions (runs may overlap within LM, as
+    memmove); dwait holds the next instruction until the transfer's end; the words
+    are counted as loads of the source region and stores of the destination."""
+    s_addr, d_addr = BASE[src] + 4 * so, BASE[dst] + 4 * do
+    m = machine(1, 1)
+    m.load(program(dma_words(d_addr, s_addr, n) + [enc("dwait"), enc("halt")]))
+    data = np.random.default_rng(n * 131 + so).integers(0, 2**32, 200, dtype=np.uint32)
+    m.write(BASE[src], data, pe=0)
+    before = m.read(BASE[src], 200, np.uint32, pe=0).copy()
+    res = m.run(1000)
+    assert res.status == "halted", res.trap and res.trap.describe()
+    np.testing.assert_array_equal(m.read(d_addr, n, np.uint32, pe=0), before[so:so + n])
+    end = dma_end(6, src, dst, n)
+    assert res.cycles == end + 1  # dwait (cycle 7) lets halt issue in cycle `end`
+    pe = res.pes[0]
+    assert pe.stalls["dma"] == end - 8
+    assert pe.loads == {r: n if r == src else 0 for r in COST}
+    assert pe.stores == {r: n if r == dst else 0 for r in COST}
+    assert pe.load_bytes[src] == 4 * n and pe.store_bytes[dst] == 4 * n
+
+
+def test_dma_runs_beside_the_pe_and_queues() -> None:
+    """Work between dma and dwait overlaps the transfer; a second transfer starts when
+    the first ends (one engine); a zero count moves nothing; dwait with nothing
+    pending costs its 1 cycle."""
+    n = 40
+    words = (dma_words(SM, LM, n)                       # dma issues in cycle 6
+             + [enc("addi", rd=5, rs=5, simm16=1)] * 10  # cycles 7..16, beside it
+             + li(4, SM + 4 * n) + [enc("dma", rd=4, rs=2, rt=3)]  # issues in cycle 19
+             + [enc("dma", rd=4, rs=2, rt=0)]           # nothing moves (cycle 20)
+             + [enc("dwait"), enc("dwait"), enc("halt")])
+    res = run(words, dma_queue=4)[1]
+    first = dma_end(6, "lm", "sm", n)
+    assert first == 48
+    second = first + COST["lm"] + COST["sm"] - 2 + n  # the engine is free at 48: starts then
+    assert res.pes[0].regs[5] == 10
+    assert res.cycles == second + 1 + 1  # dwait (21) ends at `second`, dwait 1, halt 1
+    assert res.pes[0].stalls["dma"] == second - 22
+    assert res.pes[0].stores["sm"] == 2 * n
+
+
+def test_dma_queue_full_stalls_the_issue() -> None:
+    """With a queue of one, a dma issued while one is pending waits for it to end."""
+    words = dma_words(SM, LM, 20) + [enc("dma", rd=1, rs=2, rt=3), enc("halt")]
+    res = run(words, dma_queue=1)[1]
+    first = dma_end(6, "lm", "sm", 20)  # 28
+    # the second issues in cycle 7, waits to `first`, retires; halt the cycle after
+    assert res.cycles == first + 1 + 1
+    assert res.pes[0].stalls["dma"] == first - 7
+
+
+@pytest.mark.parametrize("port", [1, 2, 8])
+def test_dma_gm_port_is_shared(port: int) -> None:
+    """Four PEs each move 16 GM words to their LM at once: the port serves `port` words a
+    cycle to all of them in PE id order, so PE k's transfer ends when the port has moved
+    (k+1)*16 words, or when its own engine has (a word a cycle), whichever is later."""
+    n = 16
+    words = dma_words(LM, GM, n) + [enc("dwait"), enc("halt")]
+    m, res = run(words, 2, 2, gm_port_words=port)
+    lat = COST["gm"] + COST["lm"] - 2
+    ends = [max(7 + n, -(-(7 * port + (k + 1) * n) // port)) + lat for k in range(4)]
+    assert res.cycles == ends[-1] + 1
+    assert [p.stalls["dma"] for p in res.pes] == [e - 8 for e in ends]
+
+
+def test_dma_pe_loads_do_not_use_the_port() -> None:
+    """A GM load beside a transfer costs the usual GM cost."""
+    words = dma_words(LM, GM, 100) + [enc("lw", rd=6, rs=2, off12=0), enc("halt")]
+    res = run(words, gm_port_words=1)[1]
+    assert res.cycles == 7 + COST["gm"] + 1
+
+
+@pytest.mark.parametrize("dst,src,n,cause", [
+    (SM + 2, LM, 4, "misaligned"), (SM, LM + 1, 4, "misaligned"),
+    (SM + 4096 - 8, LM, 3, "out_of_range"),     # runs past the end of SM
+    (LM, GM + 4096 - 4, 2, "out_of_range"),     # past the end of GM
+    (0x2000_0000, LM, 1, "out_of_range"),       # no region there
+])
+def test_dma_traps(dst: int, src: int, n: int, cause: str) -> None:
+    """A run misaligned, outside a region or crossing its end traps at the dma."""
+    res = run(dma_words(dst, src, n) + [enc("halt")])[1]
+    assert res.status == "trap" and res.trap.cause == cause and res.trap.pc == 24
+
+
+def test_dma_assembles_and_disassembles() -> None:
+    """The assembler's syntax: dma rd, rs, rt and dwait, through text."""
+    asm = assemble_or_none()
+    if asm is None:
+        pytest.skip("assembler not importable")
+    prog = asm("li r1, 0x10000000\nli r3, 2\nsw r3, 0(r0)\ndma r1, r0, r3\ndwait\n"
+               "lw r4, 0(r1)\nhalt\n")
+    m = machine(1, 1)
+    m.load(prog)
+    res = m.run(100)
+    assert res.status == "halted" and res.pes[0].regs[4] == 2

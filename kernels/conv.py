@@ -31,27 +31,25 @@ def requant_flags(out_shift: int | None, relu: bool, rounding: str, bits: int) -
     }
 
 
-def bank_spread(chunk: int) -> int:
-    """A chunk size of 1 mod 16 words: PEs copying chunks side by side in lock-step
-    then store to 16 different SM banks instead of one."""
-    return (chunk + 14) // 16 * 16 + 1
-
-
-def sm_rounds(sm_size: int, pes: int, kb: int, r: int, row_words: int, most: int) -> int:
-    """Own tasks per PE in a round of conv.s: as many as SM holds (all weights and biases,
-    two buffers of the round's strip rows), at most `most`; 0 if not even one fits."""
-    fixed = 16 * kb * r + 16 * kb
-
-    def need(m: int) -> int:
-        return fixed + 2 * 4 * (-(-m * pes // kb) + 1) * row_words
-
-    if need(1) > sm_size:
-        return 0
-    lo, hi = 1, max(1, most)
-    while lo < hi:  # the largest m with need(m) <= sm_size
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if need(mid) <= sm_size else (lo, mid - 1)
-    return lo
+def launch_records(units: int, pes: int, kb: int, rows_: int, wo: int, blob: int,
+                   blob_words: int, sm_base: int) -> np.ndarray:
+    """conv.s's per-PE launch records (P, 8) words: each PE's range of the KB*HO*WO
+    (block, pixel) units, sizes differing by at most one, as (units, kb, oy, ox), and
+    its share (GM source, SM destination, words) of the blob's copy to SM."""
+    p = np.arange(pes)
+    base, rem = divmod(units, pes)
+    start = p * base + np.minimum(p, rem)
+    count = base + (p < rem)
+    npix = rows_ * wo
+    block, pix = np.divmod(start, npix)
+    chunk = -(-blob_words // pes)
+    off = np.minimum(p * chunk, blob_words)
+    share = np.minimum(chunk, blob_words - off)
+    rec = np.zeros((pes, 8), np.int64)
+    rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 3] = count, block, pix // wo, pix % wo
+    rec[:, 4], rec[:, 5], rec[:, 6] = blob + 4 * off, sm_base + 4 * off, share
+    rec[count == 0, 1:4] = 0
+    return rec.astype(np.uint32)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,
@@ -93,38 +91,37 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
 
     xs = strips(xp, kh, stride, ho, bits)  # (N*HO, WP, DW)
     dw = xs.shape[-1]
+    r = kw * dw
     pes = rows * cols
-    tasks = n * ho * kb
     limits = machine_defaults()
-    lm_need = 48 + 4 * wp * dw + 16 * kw * dw  # conv.s: spill, bias, strip, weight block
+    # conv.s's LM: launch record, biases, weight block, OUT, two strip buffers
+    lm_need = 32 + 16 + 16 * r + 4 * wo * flags["OW"] + 2 * 4 * wp * dw
     if lm_need > limits["lm_size"]:
-        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (a {wp}-column "
-                         f"strip and 4 channels of weights); the PEs have {limits['lm_size']}")
-    m = sm_rounds(limits["sm_size"], pes, kb, kw * dw, wp * dw, -(-tasks // pes))
-    stage = int(m > 0)  # else too big to share through SM: every PE reads GM itself
-    m = m or -(-tasks // pes)
-    rpr = -(-m * pes // kb) + 1
-    gm = GmLayout()
+        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (two {wp}-column "
+                         f"strips, 4 channels of weights and a row of results); the PEs "
+                         f"have {limits['lm_size']}")
     bias = np.zeros(4 * kb, np.int64)
     bias[:k] = b
-    wwords = weight_rows(w, 4 * kb, bits).ravel()
+    blocks = weight_rows(w, 4 * kb, bits).reshape(kb, 4 * r)
+    blob = np.concatenate([np.concatenate([bias.reshape(kb, 4).astype(np.uint32), blocks],
+                                          axis=1).ravel(), xs.ravel()])
+    stage = int(4 * len(blob) <= limits["sm_size"])  # else every PE reads GM itself
+    gm = GmLayout()
+    out_words = kb * n * ho * wo * flags["OW"]
     params = {
-        **width_flags(bits), **flags, "DW": dw, "R": kw * dw, "WP": wp, "WO": wo, "HO": n * ho,
-        "STRIDE": stride, "KB": kb, "SEED_A": seed_word(seed),
-        "STAGE": stage, "M": m, "ROUNDS": -(-tasks // (m * pes)), "RPR": rpr,
-        "TQ": pes // kb, "TR": pes % kb, "RQ": m * pes // kb, "RR": m * pes % kb,
-        "CHW": bank_spread(-(-(len(wwords) + 4 * kb) // pes)),
-        "CHS": bank_spread(-(-rpr * wp * dw // pes)),
-        "XADDR": gm.put(xs.ravel()),
-        "WADDR": gm.put(np.concatenate([wwords, bias.astype(np.uint32)])),
-        "YADDR": gm.reserve(n * ho * wo * kb * flags["OW"]),
+        **width_flags(bits), **flags, "DW": dw, "R": r, "WP": wp, "WO": wo, "HO": n * ho,
+        "STRIDE": stride, "KB": kb, "SEED_A": seed_word(seed), "STAGE": stage,
+        "BLOB": gm.put(blob), "YADDR": gm.reserve(out_words),
     }
-    machine, result = run_kernel("conv.s", params, gm, rows, cols)
-    words = machine.read(params["YADDR"], n * ho * wo * kb * flags["OW"], np.uint32)
+    records = launch_records(kb * n * ho * wo, pes, kb, n * ho, wo, params["BLOB"],
+                             len(blob) if stage else 0, limits["sm_base"])
+    machine, result = run_kernel("conv.s", params, gm, rows, cols, lm_args=records)
+    words = machine.read(params["YADDR"], out_words, np.uint32).reshape(kb, n, ho, wo, -1)
+    words = words.transpose(1, 2, 3, 0, 4).reshape(n, ho, wo, kb * flags["OW"])
     if out_shift is None:
-        y = words.view(np.int32).reshape(n, ho, wo, 4 * kb)[..., :k].astype(np.int32)
+        y = words.view(np.int32)[..., :k].astype(np.int32)
     else:
-        y = unpack_rows(words.reshape(n, ho, wo, kb * flags["OW"]), bits, k)
+        y = unpack_rows(words, bits, k)
     y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
     if not batched:
         y = y[0]

@@ -79,9 +79,11 @@ class GmLayout:
         return self.put(np.zeros(nwords, np.uint32))
 
 
-def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols: int
-               ) -> tuple[Machine, RunResult]:
-    """Load the kernel, write its tensors to GM, run it; a trap is a RuntimeError."""
+def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols: int,
+               lm_args: np.ndarray | None = None) -> tuple[Machine, RunResult]:
+    """Load the kernel, write its tensors to GM and, given `lm_args` (one row of words
+    per PE), each PE's launch record to the start of its LM; run it.  A trap is a
+    RuntimeError."""
     size = 1 << 20
     while size < gm.top:
         size <<= 1
@@ -89,6 +91,10 @@ def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols:
     machine.load(kernel(name, params))
     for addr, words in gm.blocks:
         machine.write(addr, words)
+    if lm_args is not None:
+        base = machine.params["lm_base"]
+        for pe, record in enumerate(np.asarray(lm_args, "<u4")):
+            machine.write(base, record, pe=pe)
     result = machine.run(max_cycles=50_000_000)
     if result.status != "halted":
         detail = result.trap.describe() if result.trap else result.status

@@ -232,18 +232,17 @@ def test_conv2d_16x16_smoke() -> None:
 
 
 def test_conv2d_without_sm_staging_and_with_gm_shared_once() -> None:
-    """Two mappings of conv.s: GM words shared through SM (each fetched once), and the
-    fall-back for layers whose strips do not fit SM twice over (every PE reads GM)."""
-    from pearray.kernels.conv import sm_rounds
-
+    """Two mappings of conv.s: the blob (weights and strips) copied to SM once, each GM
+    word read once; and, for a blob larger than SM, every PE's DMA reading GM itself."""
     rng = np.random.default_rng(7)
-    # 256 PEs, one channel block: 257 strip rows of 60 words a round, more than SM holds
-    x = rng.integers(-2**31, 2**31, (20, 20, 60), dtype=np.int64)
+    # 10 strip rows x 30 columns x 60 words: 18000 words, more than SM's 16384
+    x = rng.integers(-2**31, 2**31, (20, 12, 30), dtype=np.int64)
     w = rng.integers(-2**31, 2**31, (3, 20, 3, 1), dtype=np.int64)
-    assert sm_rounds(65536, 256, 1, 60, 60, 18) == 0
     res = kernels.conv2d(x, w, bits=32, rows=16, cols=16)
     np.testing.assert_array_equal(res.y, wrap32(ref_conv2d(x, w, None, 1, 0)))
-    # shared: every strip and weight word is read from GM exactly once
+    assert res.stats["loads"]["sm"] == res.stats["stores"]["sm"] == 0
+    assert res.stats["loads"]["gm"] > 10 * 30 * 60  # strip rows are read by several PEs
+    # shared: every strip and weight word is read from GM exactly once, into SM
     x = rng.integers(-128, 128, (6, 9, 9))
     w = rng.integers(-128, 128, (8, 6, 3, 3))
     res = kernels.conv2d(x, w, bits=8)
@@ -252,7 +251,24 @@ def test_conv2d_without_sm_staging_and_with_gm_shared_once() -> None:
     weight_words = 8 * 3 * 5 + 8  # 4*KB channels x KW*DW, and the biases
     out_words = 7 * 7 * 8  # int32 out: HO x WO x 4*KB
     assert res.stats["loads"]["gm"] == strip_words + weight_words
+    assert res.stats["stores"]["sm"] == strip_words + weight_words
     assert res.stats["stores"]["gm"] == out_words
+
+
+@pytest.mark.parametrize("array", [(4, 4), (2, 3), (16, 16)], ids=lambda a: f"{a[0]}x{a[1]}")
+def test_conv2d_work_is_balanced(array: tuple[int, int]) -> None:
+    """Each PE computes the same number of (pixel, 4-channel) units, give or take one:
+    LeNet-5's conv2 (400 units) on 16 PEs gives every PE exactly 25."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (6, 14, 14))
+    w = rng.integers(-128, 128, (16, 6, 5, 5))
+    res = kernels.conv2d(x, w, bits=8, rows=array[0], cols=array[1])
+    np.testing.assert_array_equal(res.y, ref_conv2d(x, w, None, 1, 0))
+    unit = 4 * 5 * 8 * 4  # 4 channels x R words x 4 lanes
+    macs = [p.macs for p in res.run.pes]
+    assert sum(macs) == 400 * unit
+    pes = array[0] * array[1]
+    assert sorted(set(macs)) == sorted({400 // pes * unit, -(-400 // pes) * unit})
 
 
 # ----------------------------------------------------------------------------- linear

@@ -356,6 +356,8 @@ def _cycles(insns: list[Insn]) -> str:
         text += " plus memory cost (the region's cost, bank conflicts)"
     elif first.cls == "nbr":
         text += " plus handshake waits"
+    elif first.cls == "dma":
+        text += " plus waits for the PE's DMA engine (decision `dma`)"
     if first.cls == "mac":
         macs = " / ".join(f"{i.macs} (.{i.g})" if i.g else str(i.macs) for i in insns)
         text += f"; MACs: {macs}"

@@ -19,7 +19,7 @@ from pathlib import Path
 GRANULES = {"b": 8, "h": 16, "w": 32}
 G_CODE = {"b": 0, "h": 1, "w": 2}
 KINDS = {"reg", "uimm", "simm", "pcrel", "enum"}
-CLASSES = {"alu", "mac", "mem", "branch", "ctrl", "nbr", "sys"}
+CLASSES = {"alu", "mac", "mem", "branch", "ctrl", "nbr", "sys", "dma"}
 INSN_KEYS = {
     "name", "id", "g", "format", "syntax", "fixed", "cycles", "class", "lane", "body",
     "macs", "range", "doc", "stream",

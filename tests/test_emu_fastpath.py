@@ -75,3 +75,36 @@ def test_macl_loops_in_lm_match_lockstep(count: int, g: str, lm_cost: int, rd: s
 def test_macl_loops_leaving_lm_match_lockstep(a: int, b: int) -> None:
     text = PROGRAM.format(a=a, b=b, count=1200, g="b", rd="r3")
     same(*run_both(text))
+
+
+# Every PE: a shared GM -> SM transfer, a local LM -> LM one, MACs beside them, then
+# the GM port, queue and dwait decide when the results land and when the PE halts.
+DMA_PROGRAM = """
+    mfs r1, id
+    slli.w r13, r1, 8
+    li r11, 0x80000000
+    add.w r11, r11, r13         # each PE its own GM run
+    li r12, 0x10000000
+    add.w r12, r12, r13         # and its own SM run
+    li r2, {n}
+    dma r12, r11, r2            # shared: deferred to the array's cycle
+    li r4, 0x1000
+    li r5, 0x800
+    dma r4, r5, r2              # local: may run ahead
+    li r6, {count}
+    loop r6, 1f
+    macl.b r3, (r5)+, (r4)+
+1:  dwait
+    lw r7, 0(r12)
+    mfs r9, cycle
+    halt
+"""
+
+
+@settings(deadline=None, max_examples=25)
+@given(n=st.integers(0, 64), count=st.integers(0, 5000), port=st.sampled_from([1, 2, 8]),
+       queue=st.sampled_from([1, 4]))
+def test_dma_matches_lockstep(n: int, count: int, port: int, queue: int) -> None:
+    """DMA transfers, deferred or local, time and count the same with run-ahead."""
+    text = DMA_PROGRAM.format(n=n, count=count)
+    same(*run_both(text, gm_port_words=port, dma_queue=queue))

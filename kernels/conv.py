@@ -31,11 +31,25 @@ def requant_flags(out_shift: int | None, relu: bool, rounding: str, bits: int) -
     }
 
 
-def launch_records(units: int, pes: int, kb: int, rows_: int, wo: int, blob: int,
-                   blob_words: int, sm_base: int) -> np.ndarray:
+def tile_width(lm_size: int, r: int, wo: int, ow: int, stride: int, kw: int, dw: int) -> int:
+    """Output pixels of a row conv.s computes from one strip buffer: as many as LM holds
+    beside the launch record, biases, weights, and results (at most the whole row);
+    0 if not even one fits."""
+    def lm_need(t: int) -> int:
+        return 64 + 16 * r + 4 * t * ow + 2 * 4 * ((t - 1) * stride + kw) * dw
+
+    t = wo
+    while t and lm_need(t) > lm_size:
+        t -= 1
+    return t
+
+
+def launch_records(units: int, pes: int, rows_: int, wo: int, blob: int, blob_words: int,
+                   sm_base: int, yaddr: int, ow: int) -> np.ndarray:
     """conv.s's per-PE launch records (P, 8) words: each PE's range of the KB*HO*WO
-    (block, pixel) units, sizes differing by at most one, as (units, kb, oy, ox), and
-    its share (GM source, SM destination, words) of the blob's copy to SM."""
+    (block, pixel) units, sizes differing by at most one, as (units, kb, oy, ox); its
+    share (GM source, SM destination, words) of the blob's copy to SM; and where its
+    first result goes."""
     p = np.arange(pes)
     base, rem = divmod(units, pes)
     start = p * base + np.minimum(p, rem)
@@ -48,6 +62,7 @@ def launch_records(units: int, pes: int, kb: int, rows_: int, wo: int, blob: int
     rec = np.zeros((pes, 8), np.int64)
     rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 3] = count, block, pix // wo, pix % wo
     rec[:, 4], rec[:, 5], rec[:, 6] = blob + 4 * off, sm_base + 4 * off, share
+    rec[:, 7] = yaddr + 4 * ow * start
     rec[count == 0, 1:4] = 0
     return rec.astype(np.uint32)
 
@@ -94,12 +109,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
     r = kw * dw
     pes = rows * cols
     limits = machine_defaults()
-    # conv.s's LM: launch record, biases, weight block, OUT, two strip buffers
-    lm_need = 32 + 16 + 16 * r + 4 * wo * flags["OW"] + 2 * 4 * wp * dw
-    if lm_need > limits["lm_size"]:
-        raise ValueError(f"this layer needs {lm_need} bytes of LM per PE (two {wp}-column "
-                         f"strips, 4 channels of weights and a row of results); the PEs "
-                         f"have {limits['lm_size']}")
+    tw = tile_width(limits["lm_size"], r, wo, flags["OW"], stride, kw, dw)
+    if tw == 0:
+        raise ValueError(f"this layer needs more LM per PE than the {limits['lm_size']} bytes "
+                         f"the PEs have: 4 channels of weights ({16 * r} bytes) and two "
+                         f"strips of one output pixel ({8 * kw * dw} bytes)")
     bias = np.zeros(4 * kb, np.int64)
     bias[:k] = b
     blocks = weight_rows(w, 4 * kb, bits).reshape(kb, 4 * r)
@@ -110,11 +124,13 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride:
     out_words = kb * n * ho * wo * flags["OW"]
     params = {
         **width_flags(bits), **flags, "DW": dw, "R": r, "WP": wp, "WO": wo, "HO": n * ho,
-        "STRIDE": stride, "KB": kb, "SEED_A": seed_word(seed), "STAGE": stage,
+        "STRIDE": stride, "KB": kb, "KW": kw, "TW": tw, "SEED_A": seed_word(seed),
+        "STAGE": stage,
         "BLOB": gm.put(blob), "YADDR": gm.reserve(out_words),
     }
-    records = launch_records(kb * n * ho * wo, pes, kb, n * ho, wo, params["BLOB"],
-                             len(blob) if stage else 0, limits["sm_base"])
+    records = launch_records(kb * n * ho * wo, pes, n * ho, wo, params["BLOB"],
+                             len(blob) if stage else 0, limits["sm_base"], params["YADDR"],
+                             flags["OW"])
     machine, result = run_kernel("conv.s", params, gm, rows, cols, lm_args=records)
     words = machine.read(params["YADDR"], out_words, np.uint32).reshape(kb, n, ho, wo, -1)
     words = words.transpose(1, 2, 3, 0, 4).reshape(n, ho, wo, kb * flags["OW"])

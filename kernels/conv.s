@@ -14,6 +14,9 @@
 #   WO HO              output width and height (HO counts the rows of every image)
 #   STRIDE             stride S
 #   KB                 blocks of 4 output channels (K padded to 4*KB)
+#   KW                 kernel width
+#   TW                 pixels of a row computed from one strip buffer (<= WO: as many
+#                      as LM holds; a wider row is done in tiles of TW)
 #   BLOB               GM: KB weight blocks, then HO strips (layout below)
 #   STAGE              1: the whole blob is first copied to SM (every GM word is read
 #                      once) and the PEs take their data from there; 0 (a blob larger
@@ -28,6 +31,7 @@
 #   0 units            output pixels of one block of 4 channels this PE computes
 #   1 kb, 2 oy, 3 ox   the first of them; the others follow in (kb, oy, ox) order
 #   4 src, 5 dst, 6 n  its share of the GM -> SM copy of the blob (STAGE)
+#   7 y                where its first result goes in GM (then stepped by the kernel)
 #
 # Memory layout (the driver builds it; lanes fill low bits first):
 #   weight block kb: the 4 int32 biases of channels 4kb..4kb+3, then for each channel
@@ -48,10 +52,11 @@
 #                                                                 --(DMA)--> STRIP[0/1]
 #   OUT (a segment's results) --(DMA)--> y in GM
 #
-#   A PE walks its range in segments: the pixels of one output row of one block.
-#   While it computes a segment from STRIP[i%2], its engine fetches the next
-#   segment's strip row into STRIP[(i+1)%2]; results collect in OUT and leave by
-#   DMA when the segment ends.  Weights are fetched when the block changes.
+#   A PE walks its range in segments: up to TW pixels of one output row of one
+#   block.  While it computes a segment from STRIP[i%2] (the strip columns its
+#   pixels read), its engine fetches the next segment's columns into
+#   STRIP[(i+1)%2]; results collect in OUT and leave by DMA when the segment ends.
+#   Weights are fetched when the block changes.
 #
 #     P=16, KB=4, a 10x10 output (LeNet-5 conv2): 400 units, 25 per PE
 #     +---------------+---------------+---------------+---------------+
@@ -61,8 +66,8 @@
 #     | PE4..7: kb1, four quarters of the rows ...                    |
 #     +---------------------------------------------------------------+
 #
-#   LM:  ARGS (8 words, at 0) | BIAS (4 words, at 32) | WBLK (4*R) | OUT (WO*OW)
-#        | STRIP0 (WP*DW) | STRIP1 (WP*DW)
+#   LM:  ARGS (8 words, at 0) | HELD (at 32) | BIAS (4 words, at 48) | WBLK (4*R)
+#        | OUT (TW*OW) | STRIP0 | STRIP1 ((TW-1)*STRIDE + KW columns of DW words each)
 #
 # Registers: r1 units left, r2 ox, r3 pixels in the segment, r4 kb, r5 oy, r6 the
 #   strip buffer in use, r7-r10 accumulators of 4 channels, r11 field pointer,
@@ -70,30 +75,71 @@
 #
 # Cycles per output pixel and 4 channels: 4*R macl + 13 (4 bias loads, 3 pointer
 # copies, 4 loop starts, 2 pointer steps), then requantisation (4 shifts; packing
-# and ReLU, 8-bit: 3 + 1) and 1..4 stores to LM.  Per segment about 40 more; per
+# and ReLU, 8-bit: 3 + 1) and 1..4 stores to LM.  Per segment about 60 more; per
 # block change 4*R+4 words of DMA that are waited for; at the start the blob's
 # words pass the GM port (gm_port_words a cycle) and the first fill is waited for.
 
 .include "width.inc"
 
 .equ ARGS, 0                    # the launch record: reachable as off12(r0)
-.equ HELD, ARGS + 28            # the weight block held in LM (-1: none)
-.equ BIAS, 32
+.equ HELD, ARGS + 32            # the weight block held in LM (-1: none)
+.equ BIAS, 48
 .equ WBLK, BIAS + 16
 .equ OUT, WBLK + 16*R
-.equ STRIP0, OUT + WO*OW*4
-.equ STRIP1, STRIP0 + WP*DW*4
+.equ TCOLS, (TW-1)*STRIDE + KW  # strip columns a tile of TW pixels reads
+.equ STRIP0, OUT + TW*OW*4
+.equ STRIP1, STRIP0 + TCOLS*DW*4
 .equ BLKW, 4 + 4*R              # words of a weight block, biases first
-.equ ROWW, WP*DW                # words of a strip row
 .equ SRC, STAGE*0x10000000 + (1-STAGE)*BLOB  # where the PEs take the blob from
 .equ STRIPS, SRC + KB*BLKW*4
 
-# r11 = the address of strip row `row` in SRC.  Uses r12.
-.macro STRIP_AT row
-    li r12, ROWW*4
-    mul.w r11, \row, r12
-    li r12, STRIPS
+# d = min(d, s) (signed).
+.macro MIN d, s
+    blt \d, \s, 1f
+    mv \d, \s
+1:
+.endm
+
+# The pixels of a segment from (oy, ox): n = min(units left, WO - ox, TW).  Uses r13.
+.macro SEGMENT_LEN n, ox, left
+    li \n, WO
+    sub.w \n, \n, \ox
+    li r13, TW
+    MIN \n, r13
+    MIN \n, \left
+.endm
+
+# Step the position (kb, oy, ox) by n pixels within a row: at the row's end, the
+# next row; after the last row, row 0 of the next block.  Uses r13.
+.macro ADVANCE kb, oy, ox, n
+    add.w \ox, \ox, \n
+    li r13, WO
+    blt \ox, r13, 1f
+    li \ox, 0
+    addi \oy, \oy, 1
+    li r13, HO
+    blt \oy, r13, 1f
+    li \oy, 0
+    addi \kb, \kb, 1
+1:
+.endm
+
+# DMA the strip columns that n pixels from (oy, ox) read into the LM buffer at buf:
+# (n-1)*STRIDE + KW columns of DW words from column ox*STRIDE of strip row oy.
+# Uses r11, r12, r13.
+.macro FETCH_STRIP buf, oy, ox, n
+    li r13, WP*DW*4
+    mul.w r11, \oy, r13
+    li r13, STRIDE*DW*4
+    mul.w r12, \ox, r13
     add.w r11, r11, r12
+    li r13, STRIPS
+    add.w r11, r11, r13
+    li r13, STRIDE*DW
+    mul.w r12, \n, r13
+    li r13, (KW-STRIDE)*DW
+    add.w r12, r12, r13
+    dma \buf, r11, r12
 .endm
 
     .text
@@ -118,10 +164,9 @@
     sync                        # the blob is in SM
 .endr
     beq r1, r0, done
-    li r6, STRIP0               # the first strip row
-    STRIP_AT r5
-    li r13, ROWW
-    dma r6, r11, r13
+    li r6, STRIP0               # the first segment's strip
+    SEGMENT_LEN r3, r2, r1
+    FETCH_STRIP r6, r5, r2, r3
 
 segment:
     # -- the weights and biases of block kb, when it changes
@@ -136,25 +181,19 @@ segment:
     li r13, BLKW
     dma r12, r11, r13
 1:  dwait                       # this segment's strip (and weights) are in; OUT is free
-    # -- pixels in this segment: min(units left, WO - ox)
-    li r3, WO
-    sub.w r3, r3, r2
-    blt r3, r1, 1f
-    mv r3, r1
-1:  sub.w r1, r1, r3
-    # -- prefetch the next segment's strip row (oy+1, or 0 for the next block)
-    beq r1, r0, 2f
-    addi r13, r5, 1
-    li r12, HO
-    blt r13, r12, 1f
-    li r13, 0
-1:  STRIP_AT r13
-    xori r12, r6, STRIP0 ^ STRIP1   # the other buffer
-    li r13, ROWW
-    dma r12, r11, r13
-2:  li r13, STRIDE*DW*4
-    mul.w r15, r2, r13
-    add.w r15, r15, r6          # the field of (oy, ox)
+    SEGMENT_LEN r3, r2, r1
+    sub.w r1, r1, r3            # units left after this segment
+    # -- prefetch the next segment's strip into the other buffer
+    beq r1, r0, compute
+    mv r7, r4
+    mv r8, r5
+    mv r9, r2
+    ADVANCE r7, r8, r9, r3
+    SEGMENT_LEN r10, r9, r1
+    xori r7, r6, STRIP0 ^ STRIP1
+    FETCH_STRIP r7, r8, r9, r10
+compute:
+    mv r15, r6                  # the field of the first pixel
     li r14, OUT
     li r13, R
     loop r3, pixels
@@ -181,30 +220,19 @@ segment:
     STORE4 r7, r8, r9, r10, r14
     addi r15, r15, STRIDE*DW*4 - 4*R  # the next pixel's field
 pixels:
-    # -- the segment's results, OUT -> YADDR + ((kb*HO + oy)*WO + ox)*OW*4
-    li r13, HO
-    mul.w r11, r4, r13
-    add.w r11, r11, r5
-    li r13, WO
-    mul.w r11, r11, r13
-    add.w r11, r11, r2
-    li r13, OW*4
-    mul.w r11, r11, r13
-    li r13, YADDR
-    add.w r11, r11, r13
+    # -- the segment's results, OUT -> y: a PE's units are consecutive in y's
+    #    (kb, oy, ox) order, so its results land one segment after the other
+    lw r11, ARGS+28(r0)
     li r12, OUT
     li r13, OW
     mul.w r13, r3, r13
     dma r11, r12, r13
-    # -- the next segment: the next row (or the first row of the next block)
+    slli.w r13, r13, 2
+    add.w r11, r11, r13
+    sw r11, ARGS+28(r0)
     beq r1, r0, done
-    li r2, 0
+    ADVANCE r4, r5, r2, r3      # the next segment, in the other buffer
     xori r6, r6, STRIP0 ^ STRIP1
-    addi r5, r5, 1
-    li r13, HO
-    blt r5, r13, segment
-    li r5, 0
-    addi r4, r4, 1
     j segment
 done:
     dwait                       # the last results are out

@@ -255,6 +255,22 @@ def test_conv2d_without_sm_staging_and_with_gm_shared_once() -> None:
     assert res.stats["stores"]["gm"] == out_words
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_rows_wider_than_lm_run_in_tiles(stride: int) -> None:
+    """A 32-bit row of 16 channels x 3 rows x 66 columns (two strips: 25 KiB) does not
+    fit the 16 KiB LM twice: the kernel computes it in tiles of fewer pixels."""
+    from pearray.kernels.conv import tile_width
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2**31, 2**31, (16, 6, 64), dtype=np.int64)
+    w = rng.integers(-2**31, 2**31, (5, 16, 3, 3), dtype=np.int64)
+    wo = (64 + 2 - 3) // stride + 1
+    tw = tile_width(16384, 3 * 48, wo, 4, stride, 3, 48)
+    assert 0 < tw < wo
+    res = kernels.conv2d(x, w, stride=stride, pad=1, bits=32, rows=2, cols=3)
+    np.testing.assert_array_equal(res.y, wrap32(ref_conv2d(x, w, None, stride, 1)))
+
+
 @pytest.mark.parametrize("array", [(4, 4), (2, 3), (16, 16)], ids=lambda a: f"{a[0]}x{a[1]}")
 def test_conv2d_work_is_balanced(array: tuple[int, int]) -> None:
     """Each PE computes the same number of (pixel, 4-channel) units, give or take one:
@@ -441,6 +457,8 @@ BAD: dict[str, Callable[[], object]] = {
     "x above 32-bit": lambda: kernels.conv2d(_with(X, 2**31), W, bits=32),
     "bias above int32": lambda: kernels.conv2d(X, W, np.array([0, 2**31, 0]), bits=8),
     "channels mismatch": lambda: kernels.conv2d(np.zeros((3, 5, 5), int), W),
+    "weights beyond LM": lambda: kernels.conv2d(np.zeros((128, 3, 3), int),
+                                                np.zeros((4, 128, 3, 3), int), bits=32),
     "conv bits 4": lambda: kernels.conv2d(X, W, bits=4),
     "conv bits 12": lambda: kernels.conv2d(X, W, bits=12),
     "out_shift -1": lambda: kernels.conv2d(X, W, out_shift=-1),

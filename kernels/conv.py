@@ -7,7 +7,15 @@ import numpy as np
 from pearray.emu.machine import machine_defaults
 
 from .layout import check_int_tensor, pack_rows, strips, unpack_rows, weight_rows
-from .runner import GmLayout, KernelResult, run_kernel, seed_word, stats, width_flags
+from .runner import (
+    GmLayout,
+    KernelResult,
+    launch_records,
+    run_kernel,
+    seed_word,
+    stats,
+    width_flags,
+)
 
 ROUNDING = ("nearest", "stochastic")
 
@@ -42,29 +50,6 @@ def tile_width(lm_size: int, r: int, wo: int, ow: int, stride: int, kw: int, dw:
     while t and lm_need(t) > lm_size:
         t -= 1
     return t
-
-
-def launch_records(units: int, pes: int, rows_: int, wo: int, blob: int, blob_words: int,
-                   sm_base: int, yaddr: int, ow: int) -> np.ndarray:
-    """conv.s's per-PE launch records (P, 8) words: each PE's range of the KB*HO*WO
-    (block, pixel) units, sizes differing by at most one, as (units, kb, oy, ox); its
-    share (GM source, SM destination, words) of the blob's copy to SM; and where its
-    first result goes."""
-    p = np.arange(pes)
-    base, rem = divmod(units, pes)
-    start = p * base + np.minimum(p, rem)
-    count = base + (p < rem)
-    npix = rows_ * wo
-    block, pix = np.divmod(start, npix)
-    chunk = -(-blob_words // pes)
-    off = np.minimum(p * chunk, blob_words)
-    share = np.minimum(chunk, blob_words - off)
-    rec = np.zeros((pes, 8), np.int64)
-    rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 3] = count, block, pix // wo, pix % wo
-    rec[:, 4], rec[:, 5], rec[:, 6] = blob + 4 * off, sm_base + 4 * off, share
-    rec[:, 7] = yaddr + 4 * ow * start
-    rec[count == 0, 1:4] = 0
-    return rec.astype(np.uint32)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,

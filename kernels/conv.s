@@ -93,37 +93,6 @@
 .equ SRC, STAGE*0x10000000 + (1-STAGE)*BLOB  # where the PEs take the blob from
 .equ STRIPS, SRC + KB*BLKW*4
 
-# d = min(d, s) (signed).
-.macro MIN d, s
-    blt \d, \s, 1f
-    mv \d, \s
-1:
-.endm
-
-# The pixels of a segment from (oy, ox): n = min(units left, WO - ox, TW).  Uses r13.
-.macro SEGMENT_LEN n, ox, left
-    li \n, WO
-    sub.w \n, \n, \ox
-    li r13, TW
-    MIN \n, r13
-    MIN \n, \left
-.endm
-
-# Step the position (kb, oy, ox) by n pixels within a row: at the row's end, the
-# next row; after the last row, row 0 of the next block.  Uses r13.
-.macro ADVANCE kb, oy, ox, n
-    add.w \ox, \ox, \n
-    li r13, WO
-    blt \ox, r13, 1f
-    li \ox, 0
-    addi \oy, \oy, 1
-    li r13, HO
-    blt \oy, r13, 1f
-    li \oy, 0
-    addi \kb, \kb, 1
-1:
-.endm
-
 # DMA the strip columns that n pixels from (oy, ox) read into the LM buffer at buf:
 # (n-1)*STRIDE + KW columns of DW words from column ox*STRIDE of strip row oy.
 # Uses r11, r12, r13.

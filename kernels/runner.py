@@ -102,6 +102,30 @@ def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols:
     return machine, result
 
 
+def launch_records(units: int, pes: int, rows_: int, wo: int, blob: int, blob_words: int,
+                   sm_base: int, yaddr: int, ow: int) -> np.ndarray:
+    """Per-PE launch records (P, 8) words of conv.s and maxpool.s: each PE's range of
+    the (block, pixel) units, KB blocks of rows_ x wo pixels in (kb, oy, ox) order,
+    sizes differing by at most one, as (units, kb, oy, ox); its share (GM source, SM
+    destination, words) of a blob's copy to SM; and where its first result goes
+    (results are `ow` words a unit, in unit order)."""
+    p = np.arange(pes)
+    base, rem = divmod(units, pes)
+    start = p * base + np.minimum(p, rem)
+    count = base + (p < rem)
+    npix = rows_ * wo
+    block, pix = np.divmod(start, npix)
+    chunk = -(-blob_words // pes)
+    off = np.minimum(p * chunk, blob_words)
+    share = np.minimum(chunk, blob_words - off)
+    rec = np.zeros((pes, 8), np.int64)
+    rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 3] = count, block, pix // wo, pix % wo
+    rec[:, 4], rec[:, 5], rec[:, 6] = blob + 4 * off, sm_base + 4 * off, share
+    rec[:, 7] = yaddr + 4 * ow * start
+    rec[count == 0, 1:4] = 0
+    return rec.astype(np.uint32)
+
+
 def stats(result: RunResult, useful_macs: int, lanes: int, npes: int) -> dict[str, Any]:
     """Counters of a run, with the MAC utilisation against the array's peak at this width."""
     return {

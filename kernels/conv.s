@@ -191,18 +191,8 @@ compute:
 pixels:
     # -- the segment's results, OUT -> y: a PE's units are consecutive in y's
     #    (kb, oy, ox) order, so its results land one segment after the other
-    lw r11, ARGS+28(r0)
-    li r12, OUT
-    li r13, OW
-    mul.w r13, r3, r13
-    dma r11, r12, r13
-    slli.w r13, r13, 2
-    add.w r11, r11, r13
-    sw r11, ARGS+28(r0)
-    beq r1, r0, done
-    ADVANCE r4, r5, r2, r3      # the next segment, in the other buffer
-    xori r6, r6, STRIP0 ^ STRIP1
-    j segment
+    SEND_RESULTS OW, OUT
+    NEXT_SEGMENT STRIP0, STRIP1
 done:
     dwait                       # the last results are out
     halt

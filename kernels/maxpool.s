@@ -95,18 +95,8 @@ compute:
 1:  addi r11, r11, CW*4         # past the right-hand column of the window
     addi r12, r12, CW*4
 pixels:
-    lw r11, ARGS+28(r0)         # the segment's results, OUT -> y
-    li r12, OUTB
-    li r13, CW
-    mul.w r13, r3, r13
-    dma r11, r12, r13
-    slli.w r13, r13, 2
-    add.w r11, r11, r13
-    sw r11, ARGS+28(r0)
-    beq r1, r0, done
-    ADVANCE r4, r5, r2, r3
-    xori r6, r6, UP0 ^ UP1
-    j segment
+    SEND_RESULTS CW, OUTB       # the segment's results, OUT -> y
+    NEXT_SEGMENT UP0, UP1
 done:
     dwait                       # the last results are out
     halt

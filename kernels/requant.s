@@ -80,18 +80,8 @@ compute:
     REQ1 r10
     STORE4 r7, r8, r9, r10, r14
 groups:
-    lw r11, ARGS+28(r0)         # the segment's results, OUT -> y
-    li r12, OUTB
-    li r13, OW
-    mul.w r13, r3, r13
-    dma r11, r12, r13
-    slli.w r13, r13, 2
-    add.w r11, r11, r13
-    sw r11, ARGS+28(r0)
-    beq r1, r0, done
-    ADVANCE r4, r5, r2, r3
-    xori r6, r6, IN0 ^ IN1
-    j segment
+    SEND_RESULTS OW, OUTB       # the segment's results, OUT -> y
+    NEXT_SEGMENT IN0, IN1
 done:
     dwait                       # the last results are out
     halt

@@ -220,6 +220,16 @@ static inline void dma_wait(pe_t *pe, uint64_t now, uint32_t *extra) {
     }
 }
 
+/* `halt`: the PE stops; it is done when its DMA engine is (decision `dma`). */
+static inline void pe_halt(pe_t *pe, uint64_t now) {
+    pe->halted = 1;
+    pe->halt_cycle = now + 1;
+    if (pe->dma_free > pe->halt_cycle) {
+        pe->stall[STALL_DMA] += pe->dma_free - pe->halt_cycle;
+        pe->halt_cycle = pe->dma_free;
+    }
+}
+
 /* ------------------------------------------------------------ neighbours */
 
 static pe_t *neighbour(machine_t *m, pe_t *pe, uint32_t dir) {
@@ -338,7 +348,7 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define MFS(n) ({ uint32_t v_s; CHECK(sreg_read(m, pe, (n), now, &v_s)); v_s; })
 #define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
 #define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), npc))
-#define HALT() do { if (m->ahead) return ST_DEFER; pe->halted = 1; pe->halt_cycle = now + 1; } while (0)
+#define HALT() do { if (m->ahead) return ST_DEFER; pe_halt(pe, now); } while (0)
 #define DMA(dst, src, n) CHECK(dma_issue(m, pe, now, (dst), (src), (n), extra))
 #define DWAIT() dma_wait(pe, now, extra)
 #define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)

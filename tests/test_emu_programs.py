@@ -1148,9 +1148,11 @@ def test_dma_queue_full_stalls_the_issue() -> None:
     words = dma_words(SM, LM, 20) + [enc("dma", rd=1, rs=2, rt=3), enc("halt")]
     res = run(words, dma_queue=1)[1]
     first = dma_end(6, "lm", "sm", 20)  # 28
-    # the second issues in cycle 7, waits to `first`, retires; halt the cycle after
-    assert res.cycles == first + 1 + 1
-    assert res.pes[0].stalls["dma"] == first - 7
+    # the second issues in cycle 7 and waits to `first`; it starts the cycle after and
+    # ends 1 + 20 cycles later; halt (cycle 29) waits for it
+    second = first + 1 + COST["lm"] + COST["sm"] - 2 + 20
+    assert res.cycles == second
+    assert res.pes[0].stalls["dma"] == (first - 7) + (second - (first + 2))
 
 
 @pytest.mark.parametrize("port", [1, 2, 8])
@@ -1168,10 +1170,13 @@ def test_dma_gm_port_is_shared(port: int) -> None:
 
 
 def test_dma_pe_loads_do_not_use_the_port() -> None:
-    """A GM load beside a transfer costs the usual GM cost."""
-    words = dma_words(LM, GM, 100) + [enc("lw", rd=6, rs=2, off12=0), enc("halt")]
+    """A GM load beside a transfer costs the usual GM cost: the `mfs cycle` after it
+    issues 8 cycles after it, though the port (1 word a cycle) is busy for 100."""
+    words = dma_words(LM, GM, 100) + [enc("lw", rd=6, rs=2, off12=0),
+                                      enc("mfs", rd=8, srs=SREG["cycle"]), enc("halt")]
     res = run(words, gm_port_words=1)[1]
-    assert res.cycles == 7 + COST["gm"] + 1
+    assert res.pes[0].regs[8] == 7 + COST["gm"]
+    assert res.cycles == dma_end(6, "gm", "lm", 100)  # halt waits for the transfer
 
 
 @pytest.mark.parametrize("dst,src,n,cause", [
@@ -1197,3 +1202,12 @@ def test_dma_assembles_and_disassembles() -> None:
     m.load(prog)
     res = m.run(100)
     assert res.status == "halted" and res.pes[0].regs[4] == 2
+
+
+def test_dma_halt_waits_for_the_engine() -> None:
+    """A PE that halts with a transfer in flight is done when the transfer ends: the
+    run's cycles include it, the wait counted as a `dma` stall."""
+    res = run(dma_words(SM, GM, 50) + [enc("halt")])[1]
+    end = dma_end(6, "gm", "sm", 50)
+    assert res.cycles == end
+    assert res.pes[0].cycles == end and res.pes[0].stalls["dma"] == end - 8

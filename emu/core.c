@@ -197,7 +197,7 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
     memmove(db + doff, sb + soff, 4 * (size_t)n);
     pe->loads[sr] += n; pe->load_bytes[sr] += 4 * (uint64_t)n;
     pe->stores[dr] += n; pe->store_bytes[dr] += 4 * (uint64_t)n;
-    uint64_t lat = (uint64_t)m->cost[sr] + m->cost[dr] - 2;
+    uint64_t lat = (uint64_t)m->cost[sr] + m->cost[dr] - 2;  /* costs are >= 1 */
     uint64_t start = pe->dma_free > issue + 1 ? pe->dma_free : issue + 1;
     uint64_t end = start + lat + n;
     if (sr == REGION_GM || dr == REGION_GM) {

@@ -177,6 +177,9 @@ class Machine:
         for k in ("lm_size", "sm_size", "gm_size"):
             if params[k] < 0 or params[k] % 4:
                 raise ValueError(f"{k}={params[k]}: must be a non-negative multiple of 4")
+        for k in ("lm_cost", "sm_cost", "gm_cost"):
+            if params[k] < 1:
+                raise ValueError(f"{k}={params[k]}: an access takes at least 1 cycle")
         if not 1 <= params["dma_queue"] <= lib.DMA_QUEUE_MAX:
             raise ValueError(f"dma_queue={params['dma_queue']}: must be 1..{lib.DMA_QUEUE_MAX}")
         if params["gm_port_words"] < 1:

@@ -960,12 +960,17 @@ def test_memory_views_are_zero_copy() -> None:
 
 
 def test_machine_parameters_checked() -> None:
-    """Unknown parameters and arrays beyond 16x16 are refused; code for PEs outside the
-    array is a load error."""
+    """Unknown parameters, arrays beyond 16x16, free memory accesses, a DMA queue outside
+    1..8 and a GM port of no width are refused; code for PEs outside the array is a
+    load error."""
     with pytest.raises(ValueError):
         Machine(1, 1, no_such_param=1)
     with pytest.raises(ValueError):
         Machine(17, 1)
+    for bad in ({"lm_cost": 0}, {"gm_cost": -1}, {"dma_queue": 0}, {"dma_queue": 9},
+                {"gm_port_words": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Machine(1, 1, **bad)
     m = machine(1, 2)
     with pytest.raises(ValueError):
         m.load(Program(images=[image([enc("halt")], pe_sel(0, 2))], files=["t.s"],

@@ -154,12 +154,7 @@ segment:
     sub.w r1, r1, r3            # units left after this segment
     # -- prefetch the next segment's strip into the other buffer
     beq r1, r0, compute
-    mv r7, r4
-    mv r8, r5
-    mv r9, r2
-    ADVANCE r7, r8, r9, r3
-    SEGMENT_LEN r10, r9, r1
-    xori r7, r6, STRIP0 ^ STRIP1
+    NEXT_PLACE STRIP0, STRIP1
     FETCH_STRIP r7, r8, r9, r10
 compute:
     mv r15, r6                  # the field of the first pixel

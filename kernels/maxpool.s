@@ -70,11 +70,7 @@ segment:
     SEGMENT_LEN r3, r2, r1
     sub.w r1, r1, r3
     beq r1, r0, compute
-    mv r8, r5                   # prefetch the next segment into the other buffer
-    mv r9, r2
-    ADVANCE r4, r8, r9, r3
-    SEGMENT_LEN r10, r9, r1
-    xori r7, r6, UP0 ^ UP1
+    NEXT_PLACE UP0, UP1         # prefetch the next segment into the other buffer
     FETCH_ROWS r7, r8, r9, r10
 compute:
     mv r11, r6

@@ -91,6 +91,23 @@ static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
     return ST_TRAP;
 }
 
+/* The region holding all `bytes` bytes at addr (REGION_*), and the offset in it;
+ * -1 if no region does (outside every region, or running past one's end). */
+static int region_of(machine_t *m, uint32_t addr, uint64_t bytes, uint32_t *off) {
+    const uint32_t base[REGIONS] = {m->lm_base, m->sm_base, m->gm_base};
+    const uint32_t size[REGIONS] = {m->lm_size, m->sm_size, m->gm_size};
+    for (int r = 0; r < REGIONS; r++)
+        if (addr - base[r] < size[r] && bytes <= (uint64_t)(size[r] - (addr - base[r]))) {
+            *off = addr - base[r];
+            return r;
+        }
+    return -1;
+}
+
+static inline uint8_t *region_base(machine_t *m, pe_t *pe, int region) {
+    return region == REGION_LM ? pe->lm : region == REGION_SM ? m->sm : m->gm;
+}
+
 /* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
 static inline __attribute__((always_inline)) uint8_t *mem_at(
         machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
@@ -106,20 +123,11 @@ static inline __attribute__((always_inline)) uint8_t *mem_at(
         else { pe->loads[REGION_LM]++; pe->load_bytes[REGION_LM] += size; }
         return pe->lm + (addr - m->lm_base);
     }
-    int region;
     uint32_t off;
-    uint8_t *base;
-    if (addr - m->lm_base < m->lm_size && m->lm_size) {
-        region = REGION_LM; off = addr - m->lm_base; base = pe->lm;
-    } else if (addr - m->sm_base < m->sm_size && m->sm_size) {
-        region = REGION_SM; off = addr - m->sm_base; base = m->sm;
-    } else if (addr - m->gm_base < m->gm_size && m->gm_size) {
-        region = REGION_GM; off = addr - m->gm_base; base = m->gm;
-    } else { trap(m, pe, TRAP_OUT_OF_RANGE); return 0; }
+    int region = region_of(m, addr, size, &off);
+    if (region < 0) { trap(m, pe, TRAP_OUT_OF_RANGE); return 0; }
     if (region != REGION_LM && m->ahead) { m->deferred = 1; return 0; }
-    if (off + size > (region == REGION_LM ? m->lm_size : region == REGION_SM ? m->sm_size : m->gm_size)) {
-        trap(m, pe, TRAP_OUT_OF_RANGE); return 0;
-    }
+    uint8_t *base = region_base(m, pe, region);
     uint32_t cost = m->cost[region];
     if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
     if (region == REGION_SM && m->sm_banks) {
@@ -156,28 +164,14 @@ static inline __attribute__((always_inline)) int mem_store(machine_t *m, pe_t *p
 
 /* ------------------------------------------------------------ DMA */
 
-/* The region of a run of n words at addr, or -1 (misaligned: -2). */
-static int dma_region(machine_t *m, uint32_t addr, uint32_t n, uint32_t *off) {
-    if (addr & 3) return -2;
-    uint64_t bytes = 4 * (uint64_t)n;
-    const uint32_t base[REGIONS] = {m->lm_base, m->sm_base, m->gm_base};
-    const uint32_t size[REGIONS] = {m->lm_size, m->sm_size, m->gm_size};
-    for (int r = 0; r < REGIONS; r++)
-        if (addr - base[r] < size[r] && bytes <= (uint64_t)(size[r] - (addr - base[r]))) {
-            *off = addr - base[r];
-            return r;
-        }
-    return -1;
-}
-
 /* `dma dst, src, n` issuing in cycle `now` (decision `dma` in isa.toml): check both
  * runs, copy the words, and time the transfer on the PE's engine and the GM port. */
 static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
                      uint32_t n, uint32_t *extra) {
     if (n == 0) return ST_OK;
+    if ((dst | src) & 3) return trap(m, pe, TRAP_MISALIGNED);
     uint32_t doff = 0, soff = 0;
-    int dr = dma_region(m, dst, n, &doff), sr = dma_region(m, src, n, &soff);
-    if (dr == -2 || sr == -2) return trap(m, pe, TRAP_MISALIGNED);
+    int dr = region_of(m, dst, 4 * (uint64_t)n, &doff), sr = region_of(m, src, 4 * (uint64_t)n, &soff);
     if (dr < 0 || sr < 0) return trap(m, pe, TRAP_OUT_OF_RANGE);
     if (m->ahead && (dr != REGION_LM || sr != REGION_LM)) { m->deferred = 1; return ST_DEFER; }
     /* a free slot in the queue, or else wait for the oldest transfer to end */
@@ -192,9 +186,7 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
         *extra += (uint32_t)(issue - now);
         pe->stall[STALL_DMA] += issue - now;
     }
-    uint8_t *sb = sr == REGION_LM ? pe->lm : sr == REGION_SM ? m->sm : m->gm;
-    uint8_t *db = dr == REGION_LM ? pe->lm : dr == REGION_SM ? m->sm : m->gm;
-    memmove(db + doff, sb + soff, 4 * (size_t)n);
+    memmove(region_base(m, pe, dr) + doff, region_base(m, pe, sr) + soff, 4 * (size_t)n);
     pe->loads[sr] += n; pe->load_bytes[sr] += 4 * (uint64_t)n;
     pe->stores[dr] += n; pe->store_bytes[dr] += 4 * (uint64_t)n;
     uint64_t lat = (uint64_t)m->cost[sr] + m->cost[dr] - 2;  /* costs are >= 1 */

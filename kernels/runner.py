@@ -104,8 +104,8 @@ def run_kernel(name: str, params: dict[str, int], gm: GmLayout, rows: int, cols:
 
 def launch_records(units: int, pes: int, rows_: int, wo: int, blob: int, blob_words: int,
                    sm_base: int, yaddr: int, ow: int) -> np.ndarray:
-    """Per-PE launch records (P, 8) words of conv.s and maxpool.s: each PE's range of
-    the (block, pixel) units, KB blocks of rows_ x wo pixels in (kb, oy, ox) order,
+    """Per-PE launch records (P, 8) words of conv.s, maxpool.s and requant.s: each PE's
+    range of the (block, pixel) units, blocks of rows_ x wo pixels in (kb, oy, ox) order,
     sizes differing by at most one, as (units, kb, oy, ox); its share (GM source, SM
     destination, words) of a blob's copy to SM; and where its first result goes
     (results are `ow` words a unit, in unit order)."""

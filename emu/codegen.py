@@ -122,7 +122,7 @@ def functions(isa: Isa) -> str:
         if accesses > 1 and not insn.stream:
             raise ValueError(f"{insn.key}: {accesses} memory accesses need `stream`")
         if insn.stream:  # running ahead, defer before any access is counted
-            far = " || ".join(f"!IN_LM({r.upper()})" for r in insn.stream)
+            far = " || ".join(f"!IN_LM({r.upper()})" for r in insn.stream + insn.hold)
             out.append(f"    if (m->ahead && ({far})) {{ m->deferred = 1; return ST_DEFER; }}")
         out += _lane_body(insn) if insn.lane is not None else [f"    {insn.body}"]
         out.append("    return ST_OK;")
@@ -185,8 +185,10 @@ def repeat_functions(isa: Isa) -> str:
             out += ["#undef LOAD", "#define LOAD LOAD_LM", f"OP_FN(xs_{name}) {{",
                     f"    const int W = {i.width}; (void)W;", f"    {i.body}",
                     "    return ST_OK;", "}", "#undef LOAD", "#define LOAD LOAD_CHECKED"]
-            ok = " && ".join(f"LM_RUN_OK(v{r}, n)" for r in i.stream)
-            fast = f"STREAM_FAST(xs_{name}, {i.cycles}, {len(i.stream)}, {ok})"
+            ok = " && ".join([f"LM_RUN_OK(v{r}, n)" for r in i.stream]
+                             + [f"LM_RUN_OK(v{r}, 1)" for r in i.hold])
+            reads = len(i.stream) + len(i.hold)
+            fast = f"STREAM_FAST(xs_{name}, {i.cycles}, {reads}, {ok})"
         out.append(f"REPEAT_FN(rep_{name}, x_{name}, {i.cycles}, {fast})")
     return "\n".join(out)
 

@@ -59,16 +59,25 @@ static inline int64_t dot64(uint32_t a, uint32_t b, int w, int sa) {
         sum += (sa ? slane(a, l, w) : ulane(a, l, w)) * slane(b, l, w);
     return sum;
 }
-static inline uint32_t packs32(uint32_t a, uint32_t b, int w, uint32_t *flag) {
-    if (w == 16)  /* two words to two halves */
-        return lane_bits(sat_s(s32(a), 16, flag), 0, 16) | lane_bits(sat_s(s32(b), 16, flag), 1, 16);
-    return lane_bits(sat_s(slane(a, 0, 16), 8, flag), 0, 8) | lane_bits(sat_s(slane(a, 1, 16), 8, flag), 1, 8)
-         | lane_bits(sat_s(slane(b, 0, 16), 8, flag), 2, 8) | lane_bits(sat_s(slane(b, 1, 16), 8, flag), 3, 8);
+/* Narrow two words of lanes 2w wide into one word of w-bit lanes, each source lane
+ * first shifted right by s with round half up, then saturated (packs: s = 0): the
+ * lanes of a fill the low half of the result, those of b the high half. */
+static inline uint32_t packsr32(uint32_t a, uint32_t b, int64_t s, int w, uint32_t *flag) {
+    int sw = 2 * w, n = 32 / sw;
+    uint32_t out = 0;
+    for (int l = 0; l < n; l++) {
+        out |= lane_bits(sat_s(rshr64(slane(a, l, sw), s), w, flag), l, w);
+        out |= lane_bits(sat_s(rshr64(slane(b, l, sw), s), w, flag), l + n, w);
+    }
+    return out;
 }
+/* The low (hi = 0) or high half of the w-bit lanes of a, sign-extended to 2w bits. */
 static inline uint32_t unpk32(uint32_t a, int hi, int w) {
-    if (w == 16)
-        return (uint32_t)(uint64_t)slane(a, hi, 16);
-    return lane_bits(slane(a, 2 * hi, 8), 0, 16) | lane_bits(slane(a, 2 * hi + 1, 8), 1, 16);
+    int half = 16 / w;
+    uint32_t out = 0;
+    for (int l = 0; l < half; l++)
+        out |= lane_bits(slane(a, hi * half + l, w), l, 2 * w);
+    return out;
 }
 
 /* ------------------------------------------------------------ memory */
@@ -164,14 +173,30 @@ static inline __attribute__((always_inline)) int mem_store(machine_t *m, pe_t *p
 
 /* ------------------------------------------------------------ DMA */
 
-/* `dma dst, src, n` issuing in cycle `now` (decision `dma` in isa.toml): check both
- * runs, copy the words, and time the transfer on the PE's engine and the GM port. */
+/* The region holding `rows` rows of `bytes` bytes from addr, `stride` bytes apart
+ * (any sign), and the offset of the first row in it; -1 if some row lies outside. */
+static int rows_region(machine_t *m, uint32_t addr, int32_t stride, uint32_t rows,
+                       uint32_t bytes, uint32_t *off) {
+    int64_t span = (int64_t)stride * (rows - 1);
+    uint32_t lo = span < 0 ? addr + (uint32_t)span : addr;
+    uint64_t extent = (uint64_t)(span < 0 ? -span : span) + bytes;
+    if (span < 0 && (uint64_t)-span > addr) return -1;  /* would wrap below 0 */
+    uint32_t lo_off;
+    int r = region_of(m, lo, extent, &lo_off);
+    if (r < 0) return -1;
+    *off = lo_off + (addr - lo);
+    return r;
+}
+
+/* A transfer issuing in cycle `now` (decisions `dma` and `dma2d`): `rows` rows of `bytes`
+ * bytes, row i from src + i*ss to dst + i*ds.  Check both sides, copy the bytes, and
+ * time the transfer (rows * ceil(bytes/4) words) on the PE's engine and the GM port. */
 static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
-                     uint32_t n, uint32_t *extra) {
-    if (n == 0) return ST_OK;
-    if ((dst | src) & 3) return trap(m, pe, TRAP_MISALIGNED);
+                     uint32_t rows, uint32_t bytes, int32_t ds, int32_t ss, uint32_t *extra) {
+    if (rows == 0 || bytes == 0) return ST_OK;
     uint32_t doff = 0, soff = 0;
-    int dr = region_of(m, dst, 4 * (uint64_t)n, &doff), sr = region_of(m, src, 4 * (uint64_t)n, &soff);
+    int dr = rows_region(m, dst, ds, rows, bytes, &doff);
+    int sr = rows_region(m, src, ss, rows, bytes, &soff);
     if (dr < 0 || sr < 0) return trap(m, pe, TRAP_OUT_OF_RANGE);
     if (m->ahead && (dr != REGION_LM || sr != REGION_LM)) { m->deferred = 1; return ST_DEFER; }
     /* a free slot in the queue, or else wait for the oldest transfer to end */
@@ -186,9 +211,12 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
         *extra += (uint32_t)(issue - now);
         pe->stall[STALL_DMA] += issue - now;
     }
-    memmove(region_base(m, pe, dr) + doff, region_base(m, pe, sr) + soff, 4 * (size_t)n);
-    pe->loads[sr] += n; pe->load_bytes[sr] += 4 * (uint64_t)n;
-    pe->stores[dr] += n; pe->store_bytes[dr] += 4 * (uint64_t)n;
+    uint8_t *db = region_base(m, pe, dr), *sb = region_base(m, pe, sr);
+    for (uint32_t i = 0; i < rows; i++)
+        memmove(db + doff + (int64_t)i * ds, sb + soff + (int64_t)i * ss, bytes);
+    uint64_t n = (uint64_t)rows * ((bytes + 3) / 4);
+    pe->loads[sr] += n; pe->load_bytes[sr] += (uint64_t)rows * bytes;
+    pe->stores[dr] += n; pe->store_bytes[dr] += (uint64_t)rows * bytes;
     uint64_t lat = (uint64_t)m->cost[sr] + m->cost[dr] - 2;  /* costs are >= 1 */
     uint64_t start = pe->dma_free > issue + 1 ? pe->dma_free : issue + 1;
     uint64_t end = start + lat + n;
@@ -202,6 +230,15 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
     pe->dma_end[slot] = end;
     pe->dma_free = end;
     return ST_OK;
+}
+
+/* `dma dst, src, n`: n words, both ends word aligned. */
+static int dma_words(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
+                     uint32_t n, uint32_t *extra) {
+    if (n == 0) return ST_OK;
+    if ((dst | src) & 3) return trap(m, pe, TRAP_MISALIGNED);
+    if (n > 0x3FFFFFFFu) return trap(m, pe, TRAP_OUT_OF_RANGE);
+    return dma_issue(m, pe, now, dst, src, 1, 4 * n, 0, 0, extra);
 }
 
 /* `dwait`: the PE's next instruction issues when its engine has finished. */
@@ -271,6 +308,8 @@ static int sreg_read(machine_t *m, pe_t *pe, uint32_t n, uint64_t now, uint32_t 
     case 5: *out = (uint32_t)now; break;
     case 6: *out = pe->sat; break;
     case 7: *out = pe->lfsr; break;
+    case 8: *out = (uint32_t)pe->dma_ss; break;
+    case 9: *out = (uint32_t)pe->dma_ds; break;
     default: return trap(m, pe, TRAP_ILLEGAL);
     }
     return ST_OK;
@@ -279,6 +318,8 @@ static int sreg_read(machine_t *m, pe_t *pe, uint32_t n, uint64_t now, uint32_t 
 static int sreg_write(machine_t *m, pe_t *pe, uint32_t n, uint32_t v) {
     if (n == 6) pe->sat = v != 0;
     else if (n == 7) pe->lfsr = v ? v : 1;
+    else if (n == 8) pe->dma_ss = (int32_t)v;
+    else if (n == 9) pe->dma_ds = (int32_t)v;
     else return trap(m, pe, TRAP_ILLEGAL);
     return ST_OK;
 }
@@ -341,7 +382,9 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
 #define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), npc))
 #define HALT() do { if (m->ahead) return ST_DEFER; pe_halt(pe, now); } while (0)
-#define DMA(dst, src, n) CHECK(dma_issue(m, pe, now, (dst), (src), (n), extra))
+#define DMA(dst, src, n) CHECK(dma_words(m, pe, now, (dst), (src), (n), extra))
+#define DMA2D(dst, src, shape) CHECK(dma_issue(m, pe, now, (dst), (src), (shape) >> 16, \
+                                               (shape) & 0xFFFFu, pe->dma_ds, pe->dma_ss, extra))
 #define DWAIT() dma_wait(pe, now, extra)
 #define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)
 #define DOT(sa, sb) dot64(RS, RT, W, DOT_##sa)
@@ -349,7 +392,8 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define DOT_S 1
 #define DOT_U 0
 #define SAT32(x) ((uint32_t)(uint64_t)sat_s((x), 32, &pe->sat))
-#define PACKS(a, b) packs32((a), (b), W, &pe->sat)
+#define PACKS(a, b) packsr32((a), (b), 0, W, &pe->sat)
+#define PACKSR(a, b, s) packsr32((a), (b), (s), W, &pe->sat)
 #define UNPK(a, hi) unpk32((a), (hi), W)
 /* lane expressions */
 #define sats(x) sat_s((x), W, &pe->sat)

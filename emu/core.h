@@ -60,6 +60,7 @@ typedef struct {
     uint8_t *lm;
     uint64_t dma_end[DMA_QUEUE_MAX]; /* end cycles of the DMA engine's queued transfers */
     uint64_t dma_free;         /* the cycle the engine has finished all of them */
+    int32_t dma_ss, dma_ds;    /* row strides of dma2d: special registers dss, dds */
     /* counters */
     uint64_t retired, macs, stall[STALL_CAUSES];
     uint64_t loads[REGIONS], stores[REGIONS], load_bytes[REGIONS], store_bytes[REGIONS];

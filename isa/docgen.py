@@ -17,8 +17,8 @@ COMMAND = "pearray isa --write docs/isa.md"
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("Lane arithmetic", "add sub adds subs addus subus mul min max minu maxu abs relu"),
     ("Shifts", "sll srl sra srar slli srli srai srari srasi"),
-    ("Multiply-accumulate", "mac macsu macs dot dotsu"),
-    ("Pack, unpack and splat", "packs unpkl unpkh splat"),
+    ("Multiply-accumulate", "mac macsu macs dot dotsu macl"),
+    ("Pack, unpack and splat", "packs packsr unpkl unpkh splat"),
     ("Bitwise and immediates", "and or xor not addi andi ori xori lui"),
     ("Memory", "lw lh lb lhu lbu sw sh sb"),
     ("Control", "beq bne blt bge bltu bgeu j jal jr loop nop halt"),
@@ -62,6 +62,8 @@ BODY_TERMS: dict[str, str] = {
     "SAT32": "`SAT32(x)` clamps to int32 and sets `sat` if it had to",
     "PACKS": "`PACKS(x, y)` narrows with saturation: `.h` [sat16(x), sat16(y)], "
     "`.b` [sat8(x.h0), sat8(x.h1), sat8(y.h0), sat8(y.h1)]; sets `sat`",
+    "PACKSR": "`PACKSR(x, y, s)` as `PACKS`, each source lane first shifted right by s with "
+    "round half up (decision `packsr`)",
     "UNPK": "`UNPK(x, k)` sign-extends half k of x into lanes twice as wide",
     "LOAD": "`LOAD(addr, size, signed)` reads memory (traps when misaligned or outside a "
     "region); costs the region's cycles",
@@ -71,6 +73,8 @@ BODY_TERMS: dict[str, str] = {
     "HALT": "stops this PE",
     "SYNC": "waits at the barrier",
     "DMA": "DMA(dst, src, n) queues a copy of n words on this PE's DMA engine (decision `dma`)",
+    "DMA2D": "DMA2D(dst, src, shape) queues shape >> 16 rows of shape & 0xFFFF bytes, rows "
+    "`dss`/`dds` bytes apart (decision `dma2d`)",
     "DWAIT": "holds the next instruction until this PE's DMA transfers have ended",
     "MFS": "`MFS(n)` reads special register n",
     "MTS": "`MTS(n, v)` writes special register n (illegal unless `sat` or `lfsr`)",

@@ -22,7 +22,7 @@ KINDS = {"reg", "uimm", "simm", "pcrel", "enum"}
 CLASSES = {"alu", "mac", "mem", "branch", "ctrl", "nbr", "sys", "dma"}
 INSN_KEYS = {
     "name", "id", "g", "format", "syntax", "fixed", "cycles", "class", "lane", "body",
-    "macs", "range", "doc", "stream",
+    "macs", "range", "doc", "stream", "hold",
 }
 
 
@@ -90,6 +90,7 @@ class Insn:
     doc: str
     line: int  # line of the entry in isa.toml, for messages
     stream: tuple[str, ...] = ()  # registers it reads a word through, then steps by 4
+    hold: tuple[str, ...] = ()  # registers it reads a word through without stepping
 
     @property
     def width(self) -> int:
@@ -349,15 +350,22 @@ def _expand(
             if n not in operands:
                 errors.append(f"{where}: range for {n!r}, which is not an operand")
                 continue
-            hi = width - 1 if hi == "W-1" else hi
+            hi = {"W-1": width - 1, "2W-1": 2 * width - 1}.get(hi, hi)
+            if not isinstance(hi, int):
+                errors.append(f"{where}: range {n}: bound {hi!r} is not an integer, "
+                              "\"W-1\" or \"2W-1\"")
+                continue
             flo, fhi = fields[n].value_range()
             if not flo <= lo <= hi <= fhi:
                 errors.append(f"{where}: range {n}=[{lo}, {hi}] outside the field")
             ranges[n] = (lo, hi)
         stream = tuple(entry.get("stream", ()))
-        for n in stream:
+        hold = tuple(entry.get("hold", ()))
+        for n in stream + hold:
             if n not in operands or fields[n].kind != "reg":
-                errors.append(f"{where}: stream {n!r} is not a register operand")
+                errors.append(f"{where}: stream/hold {n!r} is not a register operand")
+        if hold and not stream:
+            errors.append(f"{where}: `hold` needs `stream` (a held word beside stepped ones)")
         macs = entry.get("macs", 0)
         macs = 32 // width if macs == "lanes" else int(macs)
         key = entry.get("id", name)
@@ -366,7 +374,7 @@ def _expand(
             operands=operands, fixed=fixed, match=match, mask=mask,
             cycles=int(entry.get("cycles", 1)), cls=cls, lane=entry.get("lane"),
             body=entry.get("body"), macs=macs, ranges=ranges, doc=entry.get("doc", ""),
-            line=line, stream=stream,
+            line=line, stream=stream, hold=hold,
         ))
     return out
 

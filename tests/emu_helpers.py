@@ -20,7 +20,8 @@ from pearray.emu.machine import Machine, RunResult
 from pearray.isa import load as load_isa
 
 ISA = load_isa()
-SREG = {"row": 0, "col": 1, "id": 2, "rows": 3, "cols": 4, "cycle": 5, "sat": 6, "lfsr": 7}
+SREG = {"row": 0, "col": 1, "id": 2, "rows": 3, "cols": 4, "cycle": 5, "sat": 6, "lfsr": 7,
+        "dss": 8, "dds": 9}
 DIR = {"n": 0, "e": 1, "s": 2, "w": 3}
 PCREL = ("boff", "loff", "joff", "jloff")
 # small memories keep Machine construction and load() cheap in property tests

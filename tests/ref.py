@@ -194,6 +194,18 @@ def packs(w: int, rs: int, rt: int) -> tuple[int, bool]:
     return join(out, w), sat
 
 
+def packsr(w: int, rs: int, rt: int, s: int) -> tuple[int, bool]:
+    """packsr (isa.toml decision `packsr`): as packs, each source lane (the 32-bit word for
+    .h, the halves for .b) first shifted right by s with round half up."""
+    src = [s32(rs), s32(rt)] if w == 16 else split(rs, 16) + split(rt, 16)
+    out, sat = [], False
+    for x in src:
+        v, s_ = clamp(_rshr(x, s), smin(w), smax(w))
+        out.append(v)
+        sat |= s_
+    return join(out, w), sat
+
+
 def unpk(w: int, rs: int, high: bool) -> int:
     """unpkl/unpkh: the low/high half of the lanes of rs, sign-extended to twice the width."""
     lanes = split(rs, w)
@@ -256,6 +268,8 @@ class State:
     regs: list[int] = field(default_factory=lambda: [0] * 16)
     sat: int = 0
     lfsr: int = LFSR_RESET
+    dss: int = 0  # dma2d row strides (decision `dma2d`)
+    dds: int = 0
     lm: bytearray = field(default_factory=lambda: bytearray(16384))
     cycle: int = 0
     loads: int = 0  # LM accesses and bytes moved, as the emulator counts them
@@ -316,6 +330,14 @@ def execute(st: State, key: str, ops: dict[str, int]) -> None:
         st.set(ops["rs"], rs + 4)
         st.set(ops["rt"], rt + 4)
         v, sat = (acc + dot_sum(w, x, y)) & MASK32, False
+    elif name == "maclh":
+        # macl rd, (rs), (rt)+ (decision `macl_hold`): as macl, but rs does not step
+        acc = st.get(rd)
+        x, y = st.load(rs, 4), st.load(rt, 4)
+        st.set(ops["rt"], rt + 4)
+        v, sat = (acc + dot_sum(w, x, y)) & MASK32, False
+    elif name == "packsr":
+        v, sat = packsr(w, rs, rt, ops["sh"])
     elif name in LOADS and key != "lw.pi":
         size, signed = LOADS[name]
         v, sat = st.load((rs + ops["off12"]) & MASK32, size, signed), False
@@ -331,13 +353,18 @@ def execute(st: State, key: str, ops: dict[str, int]) -> None:
             st.set(ops["rs"], rs + ops["off12"])
         return
     elif name == "mfs":
-        special = {6: st.sat, 7: st.lfsr, 5: st.cycle - 1}
+        special = {6: st.sat, 7: st.lfsr, 5: st.cycle - 1, 8: st.dss, 9: st.dds}
         v, sat = special[ops["srs"]], False
     elif name == "mts":
         if ops["srd"] == 6:
             st.sat = int(rs != 0)
-        else:
+        elif ops["srd"] == 7:
             st.lfsr = lfsr_seed(rs)
+        elif ops["srd"] == 8:
+            st.dss = rs
+        else:
+            assert ops["srd"] == 9
+            st.dds = rs
         return
     elif name == "nop":
         return

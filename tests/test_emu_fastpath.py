@@ -21,7 +21,7 @@ PROGRAM = """
     li r2, {count}
     li r7, 5
     loop r2, 1f
-    macl.{g} {rd}, (r11)+, (r12)+
+    macl.{g} {rd}, (r11){step}, (r12)+
 1:  addi r8, r7, 1
     mfs r9, cycle
     halt
@@ -60,10 +60,12 @@ def same(a, b) -> None:  # noqa: ANN001
 
 @settings(deadline=None, max_examples=40)
 @given(count=st.integers(0, 9000), g=st.sampled_from("bhw"), lm_cost=st.sampled_from([1, 2, 3]),
-       rd=st.sampled_from(["r3", "r11"]))
-def test_macl_loops_in_lm_match_lockstep(count: int, g: str, lm_cost: int, rd: str) -> None:
-    """Long loops (past the run-ahead horizon), LM costs above 1, rd aliasing a pointer."""
-    text = PROGRAM.format(a=0, b=0x2000, count=count, g=g, rd=rd)
+       rd=st.sampled_from(["r3", "r11"]), step=st.sampled_from(["+", ""]))
+def test_macl_loops_in_lm_match_lockstep(count: int, g: str, lm_cost: int, rd: str,
+                                         step: str) -> None:
+    """Long loops (past the run-ahead horizon), LM costs above 1, rd aliasing a pointer,
+    both macl forms (stepping rs, or holding it: decision `macl_hold`)."""
+    text = PROGRAM.format(a=0, b=0x2000, count=count, g=g, rd=rd, step=step)
     same(*run_both(text, lm_cost=lm_cost))
 
 
@@ -73,8 +75,42 @@ def test_macl_loops_in_lm_match_lockstep(count: int, g: str, lm_cost: int, rd: s
     (0x2, 0x0),             # misaligned: traps on the first iteration
 ])
 def test_macl_loops_leaving_lm_match_lockstep(a: int, b: int) -> None:
-    text = PROGRAM.format(a=a, b=b, count=1200, g="b", rd="r3")
-    same(*run_both(text))
+    for step in ("+", ""):
+        text = PROGRAM.format(a=a, b=b, count=1200, g="b", rd="r3", step=step)
+        same(*run_both(text))
+
+
+# Every PE: the conv kernels' inner loop, four macl holding the input word (one per
+# output channel), the last stepping it; then a 2-D DMA gathering rows.
+HOLD_PROGRAM = """
+    li r11, {a}
+    li r12, 0x1000
+    li r2, {count}
+    loop r2, 1f
+    macl.{g} r7, (r11), (r12)+
+    macl.{g} r8, (r11), (r12)+
+    macl.{g} r9, (r11), (r12)+
+    macl.{g} r10, (r11)+, (r12)+
+1:  li r4, 12
+    mts dss, r4
+    li r4, -8
+    mts dds, r4
+    li r4, 0x50006
+    li r5, {dst}
+    dma2d r5, r11, r4
+    dwait
+    mfs r9, cycle
+    halt
+"""
+
+
+@settings(deadline=None, max_examples=25)
+@given(count=st.integers(0, 900), g=st.sampled_from("bhw"),
+       a=st.sampled_from([0, 0x0FF0, 0x10000000]), dst=st.sampled_from([0x800, 0x10000800]))
+def test_held_macl_and_dma2d_match_lockstep(count: int, g: str, a: int, dst: int) -> None:
+    """A four-macl loop body (held input word) and dma2d time, count and trap the same
+    with run-ahead, in LM, running off its end, and in SM."""
+    same(*run_both(HOLD_PROGRAM.format(a=a, count=count, g=g, dst=dst)))
 
 
 # Every PE: a shared GM -> SM transfer, a local LM -> LM one, MACs beside them, then

@@ -29,7 +29,7 @@ LANE_ALU = {"add", "sub", "adds", "subs", "addus", "subus", "mul", "min", "max",
 SHIFTS = {"sll", "srl", "sra", "srar"}
 IMM_SHIFTS = {"slli", "srli", "srai", "srari", "srasi"}
 MACS = {"mac", "macsu", "macs", "dot", "dotsu", "macl"}
-PACKS = {"packs", "unpkl", "unpkh"}
+PACKS = {"packs", "packsr", "unpkl", "unpkh"}
 BITWISE = {"and", "or", "xor", "not"}
 IMMEDIATES = {"addi", "andi", "ori", "xori", "lui"}
 LOADS = {"lw", "lh", "lb", "lhu", "lbu", "lw.pi"}
@@ -43,6 +43,7 @@ ELSEWHERE = {
     "loop": "test_loop_count_and_cycles", "halt": "test_halt_retires_and_stops",
     "sync": "test_sync_barrier", "send": "test_row_relay", "recv": "test_row_relay",
     "dma": "test_dma_copies_times_and_counts", "dwait": "test_dma_copies_times_and_counts",
+    "dma2d": "test_dma2d_copies_rows_times_and_counts",
 }
 
 
@@ -267,8 +268,9 @@ def test_mac_edges(key: str) -> None:
 @pytest.mark.parametrize("key", keys_of({"macl"}))
 @given(data=st.data())
 def test_macl(key: str, data: st.DataObject) -> None:
-    """macl rd, (rs)+, (rt)+: rd += dot of the LM words at rs and rt; both pointers += 4;
-    two LM loads in one cycle; MACs = lanes.  rd, rs, rt distinct (aliasing: see below)."""
+    """macl rd, (rs)+, (rt)+: rd += dot of the LM words at rs and rt; both pointers += 4
+    (macl rd, (rs), (rt)+: rt only); two LM loads in one cycle; MACs = lanes.  rd, rs, rt
+    distinct (aliasing: see below)."""
     w = width(ISA.by_key[key])
     rd, rs, rt = data.draw(st.permutations(range(1, 16)), "regs")[:3]
     if data.draw(st.booleans(), "rd=r0"):
@@ -307,11 +309,16 @@ def test_macl_accumulator_is_pointer(key: str) -> None:
 @pytest.mark.parametrize("key", keys_of(PACKS))
 @given(data=st.data())
 def test_pack_unpack(key: str, data: st.DataObject) -> None:
-    """packs (saturating narrow, sets sat), unpkl/unpkh (sign-extending widen)."""
+    """packs (saturating narrow, sets sat), packsr (the same after a rounding shift of the
+    wide lanes by sh over 0..2W-1), unpkl/unpkh (sign-extending widen)."""
     insn = ISA.by_key[key]
     ops = data.draw(reg_triple(insn), "ops")
+    if insn.mnemonic == "packsr":
+        top = 2 * width(insn) - 1
+        ops["sh"] = data.draw(st.one_of(st.sampled_from([0, 1, top]), st.integers(0, top)),
+                              "sh")
     # packs narrows from twice the width: draw words whose wide lanes are near the edges
-    w = 2 * width(insn) if insn.mnemonic == "packs" else width(insn)
+    w = 2 * width(insn) if insn.mnemonic in ("packs", "packsr") else width(insn)
     values = data.draw(reg_values(ops, min(w, 32)), "values")
     check(key, ops, values, sat_in=data.draw(st.sampled_from([0, 0, 1]), "sat_in"))
 
@@ -444,6 +451,14 @@ def test_mfs_reset_values() -> None:
     m.load(program(words_))
     regs = m.run(100).pes[0].regs
     assert regs[1:5] == [0, 0, ref.LFSR_RESET, 4]
+    for name in ("dss", "dds"):  # the dma2d strides start at 0 and are writable
+        words_ = [enc("mfs", rd=1, srs=SREG[name]), enc("addi", rd=2, rs=0, simm16=-12),
+                  enc("mts", srd=SREG[name], rs=2), enc("mfs", rd=3, srs=SREG[name]),
+                  enc("halt")]
+        m = machine(1, 1)
+        m.load(program(words_))
+        regs = m.run(100).pes[0].regs
+        assert (regs[1], regs[3]) == (0, 2**32 - 12), name
 
 
 def test_mts_read_only_is_illegal() -> None:

@@ -1216,3 +1216,75 @@ def test_dma_halt_waits_for_the_engine() -> None:
     end = dma_end(6, "gm", "sm", 50)
     assert res.cycles == end
     assert res.pes[0].cycles == end and res.pes[0].stalls["dma"] == end - 8
+
+
+# ================================================================ dma2d (decision `dma2d`)
+
+def dma2d_words(dst: int, src: int, rows: int, nbytes: int, ss: int, ds: int) -> list[int]:
+    """Set the strides (mts dss/dds), then dma2d r1, r2, r3 with r3 = rows << 16 | bytes."""
+    return (li(4, ss & MASK32) + [enc("mts", srd=SREG["dss"], rs=4)]
+            + li(5, ds & MASK32) + [enc("mts", srd=SREG["dds"], rs=5)]
+            + li(1, dst) + li(2, src) + li(3, rows << 16 | nbytes)
+            + [enc("dma2d", rd=1, rs=2, rt=3)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(src=st.sampled_from(["lm", "sm", "gm"]), dst=st.sampled_from(["lm", "sm", "gm"]),
+       rows=st.integers(1, 6), nbytes=st.integers(1, 23), ss=st.integers(-40, 40),
+       ds=st.integers(-40, 40), so=st.integers(0, 7), do=st.integers(0, 7))
+def test_dma2d_copies_rows_times_and_counts(src: str, dst: str, rows: int, nbytes: int,
+                                            ss: int, ds: int, so: int, do: int) -> None:
+    """dma2d copies `rows` rows of `bytes` bytes at any byte alignment, row i from
+    src + i*dss to dst + i*dds (strides of any sign, rows copied in order); it costs one
+    transfer of rows*ceil(bytes/4) words, counted as loads of the source region and stores
+    of the destination, the bytes as bytes."""
+    # start far enough in that negative strides stay inside the region
+    s_addr, d_addr = BASE[src] + 256 + so, BASE[dst] + 256 + do
+    words = dma2d_words(d_addr, s_addr, rows, nbytes, ss, ds)
+    issue = len(words) - 1
+    m = machine(1, 1)
+    m.load(program(words + [enc("dwait"), enc("halt")]))
+    data = np.random.default_rng(rows * 977 + nbytes).integers(0, 256, 512, dtype=np.uint8)
+    m.write(BASE[src], data, pe=0)
+    # the expected memory, copying row by row in numpy
+    want = {r: m.read(BASE[r], 512, np.uint8, pe=0).copy() for r in BASE}
+    for i in range(rows):
+        a, b = 256 + so + i * ss, 256 + do + i * ds
+        want[dst][b:b + nbytes] = want[src][a:a + nbytes].copy()
+    res = m.run(1000)
+    assert res.status == "halted", res.trap and res.trap.describe()
+    for r in BASE:
+        np.testing.assert_array_equal(m.read(BASE[r], 512, np.uint8, pe=0), want[r], r)
+    n = rows * -(-nbytes // 4)
+    end = dma_end(issue, src, dst, n)
+    assert res.cycles == end + 1
+    pe = res.pes[0]
+    assert pe.stalls["dma"] == end - (issue + 2)
+    assert pe.loads == {r: n if r == src else 0 for r in COST}
+    assert pe.stores == {r: n if r == dst else 0 for r in COST}
+    assert pe.load_bytes[src] == rows * nbytes and pe.store_bytes[dst] == rows * nbytes
+
+
+@pytest.mark.parametrize("rows,nbytes", [(0, 12), (5, 0)])
+def test_dma2d_empty_moves_nothing(rows: int, nbytes: int) -> None:
+    """No rows or no bytes: nothing moves, nothing is counted, no wait."""
+    words = dma2d_words(SM, LM, rows, nbytes, 4, 4)
+    m, res = run(words + [enc("dwait"), enc("halt")])
+    assert res.status == "halted" and res.cycles == len(words) + 2
+    assert res.pes[0].stores["sm"] == res.pes[0].loads["lm"] == 0
+
+
+@pytest.mark.parametrize("dst,src,rows,nbytes,ss,ds", [
+    (SM, LM + 4096 - 10, 1, 11, 0, 0),          # one byte past the end of LM (SMALL: 4 KiB)
+    (SM, LM + 100, 3, 4, -60, 0),               # the third row lies below address 0
+    (SM, LM, 2, 8, 0x20000000, 0),              # the second row in no region
+    (GM + 4096 - 16, LM, 3, 8, 0, 8),           # rows run past the end of GM
+    (SM + 4096 - 4, LM, 1, 8, 0, 0),            # a row crossing the end of SM
+])
+def test_dma2d_traps(dst: int, src: int, rows: int, nbytes: int, ss: int, ds: int) -> None:
+    """Any row outside its region traps out_of_range at the dma2d; byte alignment never
+    traps."""
+    words = dma2d_words(dst, src, rows, nbytes, ss, ds)
+    res = run(words + [enc("halt")])[1]
+    assert res.status == "trap" and res.trap.cause == "out_of_range"
+    assert res.trap.pc == 4 * (len(words) - 1)

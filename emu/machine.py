@@ -215,6 +215,9 @@ class Machine:
         self.program: Program | None = None
         self._images: list[int | None] = [None] * self.npes
         self._breaks: set[int] = set()
+        # what the host moved through write() and read(), in bytes, since construction
+        self.host_bytes_written = 0
+        self.host_bytes_read = 0
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -238,8 +241,10 @@ class Machine:
             pe.lfsr = self.params["lfsr_reset"]
             pe.halted = int(n == 0)
 
-    def load(self, program: Program) -> None:
-        """Place a program: code images per PE, data segments; then reset."""
+    def load(self, program: Program, *, clear: bool = True) -> None:
+        """Place a program: code images per PE, data segments; then reset.  With
+        clear=False the memories keep their contents (a kernel launched on data an
+        earlier kernel left in GM): only the code and the program's own data change."""
         if program.isa and program.isa != self.isa.digest:
             raise ValueError(
                 f"program assembled for ISA {program.isa}, this emulator runs {self.isa.digest}:"
@@ -260,9 +265,10 @@ class Machine:
             for i in range(self.npes):
                 if sel.covers(*divmod(i, self.cols)):
                     chosen[i] = k
-        self.gm[:] = 0
-        self.sm[:] = 0
-        self.lm[:] = 0
+        if clear:
+            self.gm[:] = 0
+            self.sm[:] = 0
+            self.lm[:] = 0
         self._keep = []
         decoded: dict[int, tuple[Any, Any, int]] = {}
         for i, k in enumerate(chosen):
@@ -319,16 +325,20 @@ class Machine:
         raise ValueError(f"{addr:#x}..{addr + nbytes:#x} is not inside one memory region")
 
     def write(self, addr: int, data: np.ndarray | bytes, pe: int | None = None) -> None:
-        """Copy bytes or an array (its raw little-endian bytes) to an absolute address."""
+        """Copy bytes or an array (its raw little-endian bytes) to an absolute address.
+        Counted as host traffic (`host_bytes_written`)."""
         raw = np.frombuffer(bytes(data) if isinstance(data, bytes | bytearray) else
                             np.ascontiguousarray(data).tobytes(), np.uint8)
         self._view(addr, len(raw), pe)[:] = raw
+        self.host_bytes_written += len(raw)
 
     def read(self, addr: int, count: int, dtype: Any = np.uint8, pe: int | None = None
              ) -> np.ndarray:
-        """A zero-copy view of `count` items of `dtype` at an absolute address."""
+        """A zero-copy view of `count` items of `dtype` at an absolute address.  Counted as
+        host traffic (`host_bytes_read`); the `gm`/`sm`/`lm` array views are not."""
         dt = np.dtype(dtype)
         view = self._view(addr, count * dt.itemsize, pe)
+        self.host_bytes_read += count * dt.itemsize
         if addr % dt.itemsize:
             return view.copy().view(dt)
         return view.view(dt)

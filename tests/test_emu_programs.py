@@ -1288,3 +1288,22 @@ def test_dma2d_traps(dst: int, src: int, rows: int, nbytes: int, ss: int, ds: in
     res = run(words + [enc("halt")])[1]
     assert res.status == "trap" and res.trap.cause == "out_of_range"
     assert res.trap.pc == 4 * (len(words) - 1)
+
+
+def test_load_without_clearing_keeps_memory_and_counts_host_traffic() -> None:
+    """load(clear=False) keeps what an earlier kernel left in GM/SM/LM (a network's
+    kernels run one after another on one machine); write() and read() count the host's
+    bytes, the array views do not."""
+    m = machine(1, 1)
+    m.load(program([enc("halt")]))
+    w0, r0 = m.host_bytes_written, m.host_bytes_read
+    m.write(GM + 8, np.arange(4, dtype=np.uint32))
+    m.write(LM + 4, b"\x07\x00\x00\x00", pe=0)
+    m.gm[100] = 9  # a view: not counted
+    m.load(program(li(1, GM + 8) + [enc("lw", rd=2, rs=1, off12=4), enc("halt")]), clear=False)
+    res = m.run(100)
+    assert res.pes[0].regs[2] == 1 and m.gm[100] == 9 and m.lm[0][4] == 7
+    assert m.read(GM + 8, 4, np.uint32).tolist() == [0, 1, 2, 3]
+    assert (m.host_bytes_written - w0, m.host_bytes_read - r0) == (20, 16)
+    m.load(program([enc("halt")]))  # the default clears
+    assert not m.gm.any() and not m.lm.any()

@@ -1,5 +1,5 @@
 """The ISA description: `isa.toml` is the single source of truth; `spec` loads it."""
 
-from .spec import Field, Insn, Isa, ISAError, load, parse
+from .spec import Field, Granule, Insn, Isa, ISAError, load, parse
 
-__all__ = ["Field", "Insn", "Isa", "ISAError", "load", "parse"]
+__all__ = ["Field", "Granule", "Insn", "Isa", "ISAError", "load", "parse"]

@@ -8,7 +8,7 @@ only on the table (no dates, no paths), so regenerating is idempotent.
 
 from __future__ import annotations
 
-from .spec import Field, Insn, Isa
+from .spec import WORD, Field, Insn, Isa
 
 COMMAND = "pearray isa --write docs/isa.md"
 
@@ -32,7 +32,7 @@ LANE_TERMS: dict[str, str] = {
     "b": "the matching lane of `rt`, sign-extended; in immediate forms, the immediate",
     "ua": "the lane of `rs`, zero-extended",
     "ub": "the matching lane of `rt`, zero-extended",
-    "W": "the lane width in bits (8, 16 or 32)",
+    "W": "the lane width in bits (see [Granularities](#granularities))",
     "sats": "`sats(x)` clamps x to the signed lane range and sets `sat` if it had to",
     "satu": "`satu(x)` clamps x to the unsigned lane range and sets `sat` if it had to",
     "asr": "`asr(x, s)` arithmetic shift right",
@@ -60,8 +60,8 @@ BODY_TERMS: dict[str, str] = {
     "S": "signed lanes (argument of `DOT`)",
     "U": "unsigned lanes (argument of `DOT`)",
     "SAT32": "`SAT32(x)` clamps to int32 and sets `sat` if it had to",
-    "PACKS": "`PACKS(x, y)` narrows with saturation: `.h` [sat16(x), sat16(y)], "
-    "`.b` [sat8(x.h0), sat8(x.h1), sat8(y.h0), sat8(y.h1)]; sets `sat`",
+    "PACKS": "`PACKS(x, y)` narrows with saturation: the lanes of x and y, 2W bits wide, "
+    "clamped to W bits, those of x in the low half of the result; sets `sat`",
     "PACKSR": "`PACKSR(x, y, s)` as `PACKS`, each source lane first shifted right by s with "
     "round half up (decision `packsr`)",
     "UNPK": "`UNPK(x, k)` sign-extends half k of x into lanes twice as wide",
@@ -108,6 +108,7 @@ def render(isa: Isa) -> str:
         "- [Architecture decisions](#architecture-decisions)",
         "- [Notation](#notation)",
         "- [Fields](#fields)",
+        "- [Granularities](#granularities)",
         "- [Formats](#formats)",
         "- [Opcode map](#opcode-map)",
     ]
@@ -118,7 +119,8 @@ def render(isa: Isa) -> str:
         "- [Encoding index](#encoding-index)",
         "",
     ]
-    out += _machine(isa) + _decisions(isa) + _notation() + _fields(isa) + _formats(isa)
+    out += _machine(isa) + _decisions(isa) + _notation(isa) + _fields(isa)
+    out += _granularities(isa) + _formats(isa)
     out += _opcode_map(isa)
     for title, mnemonics in sections.items():
         out += [f"## {title}", ""]
@@ -167,14 +169,16 @@ def _decisions(isa: Isa) -> list[str]:
     return out
 
 
-def _notation() -> list[str]:
+def _notation(isa: Isa) -> list[str]:
+    lanes = ", ".join(f"`.{g.suffix}` {g.lanes} of {g.bits}" for g in isa.granules.values())
+    every = ",".join(isa.granules)
     out = [
         "## Notation",
         "",
         "`rd` is the destination register, `rs` and `rt` the sources (r0 reads 0, writes to "
-        "it are dropped). A lane instruction names its granularity: `.b` is 4 lanes of 8 "
-        "bits, `.h` 2 of 16, `.w` 1 of 32; lane 0 is the least significant. In the syntax "
-        "lines `add.{b,h,w}` lists the granularities an instruction exists at.",
+        f"it are dropped). A lane instruction names its granularity, lanes of W bits: {lanes}"
+        "; lane 0 is the least significant. In the syntax lines "
+        f"`add.{{{every}}}` lists the granularities an instruction exists at.",
         "",
         "**Lane semantics** (`lane`) is one C expression computed for every lane; the "
         "result is truncated to the lane width (wrapping) unless a helper saturates it.",
@@ -202,6 +206,20 @@ def _fields(isa: Isa) -> list[str]:
     for f in isa.fields.values():
         out.append(f"| `{f.name}` | {_bits(f)} | {f.width} | {f.kind} | {_values(isa, f)} |")
     return out + [""]
+
+
+def _granularities(isa: Isa) -> list[str]:
+    g = isa.fields.get("g")
+    where = f"field `g` (bits {_bits(g)})" if g else "field `g`"
+    out = ["## Granularities", "",
+           f"The lane width a lane instruction names by its suffix, held in {where} "
+           "(`[granularities]`); a code not listed here is illegal.", "",
+           "| suffix | g | lane bits W | lanes | signed | unsigned |", "|---|---|---|---|---|---|"]
+    for gr in isa.granules.values():
+        lo, hi = -(1 << (gr.bits - 1)), (1 << (gr.bits - 1)) - 1
+        out.append(f"| `.{gr.suffix}` | {gr.code} | {gr.bits} | {gr.lanes} | {lo}..{hi} | "
+                   f"0..{(1 << gr.bits) - 1} |")
+    return out + ["", f"Lane l of a {WORD}-bit word is bits l*W+W-1 .. l*W.", ""]
 
 
 def _values(isa: Isa, f: Field) -> str:

@@ -16,14 +16,16 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-GRANULES = {"b": 8, "h": 16, "w": 32}
-G_CODE = {"b": 0, "h": 1, "w": 2}
 KINDS = {"reg", "uimm", "simm", "pcrel", "enum"}
 CLASSES = {"alu", "mac", "mem", "branch", "ctrl", "nbr", "sys", "dma"}
 INSN_KEYS = {
     "name", "id", "g", "format", "syntax", "fixed", "cycles", "class", "lane", "body",
     "macs", "range", "doc", "stream", "hold",
 }
+WORD = 32  # register width: lanes divide it
+G_ALL = "all"  # `g` of an entry: every granularity of the table
+G_SUBWORD = "subword"  # `g` of an entry: every granularity narrower than the word
+GRANULE_KEYS = {"code", "bits"}
 
 
 class ISAError(ValueError):
@@ -69,12 +71,25 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Granule:
+    """A lane width the instructions may name: `.suffix`, field g = code, lanes of `bits`."""
+
+    suffix: str
+    code: int
+    bits: int
+
+    @property
+    def lanes(self) -> int:
+        return WORD // self.bits
+
+
+@dataclass(frozen=True)
 class Insn:
     """One encodable instruction: a mnemonic at one granularity with one syntax."""
 
     key: str  # unique: "add.b", "lw", "lw.pi"
     mnemonic: str  # what the programmer writes before the suffix
-    g: str | None  # "b", "h", "w" or None
+    g: str | None  # a suffix of [granularities] ("b", "h", ...) or None
     format: str
     syntax: str
     operands: tuple[str, ...]  # field names in syntax order
@@ -89,16 +104,13 @@ class Insn:
     ranges: dict[str, tuple[int, int]]
     doc: str
     line: int  # line of the entry in isa.toml, for messages
+    width: int = WORD  # lane width in bits (the word for plain instructions)
     stream: tuple[str, ...] = ()  # registers it reads a word through, then steps by 4
     hold: tuple[str, ...] = ()  # registers it reads a word through without stepping
 
     @property
-    def width(self) -> int:
-        return GRANULES[self.g] if self.g else 32
-
-    @property
     def lanes(self) -> int:
-        return 32 // self.width
+        return WORD // self.width
 
     @property
     def spelled(self) -> str:
@@ -116,9 +128,10 @@ class Pseudo:
 
 @dataclass
 class Isa:
-    """The validated description: fields, formats, instructions and the machine."""
+    """The validated description: fields, granularities, formats, instructions, machine."""
 
     fields: dict[str, Field]
+    granules: dict[str, Granule]  # by suffix, in table order
     enums: dict[str, dict[str, int]]
     formats: dict[str, tuple[str, ...]]
     insns: list[Insn]
@@ -193,7 +206,8 @@ def default_path() -> Path:
     return Path(str(resources.files(__package__).joinpath("isa.toml")))
 
 
-SECTIONS = {"machine", "decisions", "fields", "enums", "formats", "insn", "pseudo"}
+SECTIONS = {"machine", "decisions", "fields", "granularities", "enums", "formats", "insn",
+            "pseudo"}
 FIELD_KEYS = {"bits", "kind", "scale", "enum"}
 
 
@@ -235,6 +249,8 @@ def _parse(raw: dict, text: str, source: str) -> Isa:
             if not 0 <= v < (1 << width):
                 errors.append(f"enum {ename}: {m}={v} does not fit {width} bits")
 
+    granules = _granules(raw.get("granularities", {}), fields.get("g"), errors)
+
     formats: dict[str, tuple[str, ...]] = {}
     for fname, names in raw.get("formats", {}).items():
         for n in names:
@@ -254,7 +270,7 @@ def _parse(raw: dict, text: str, source: str) -> Isa:
     insns: list[Insn] = []
     for i, entry in enumerate(raw.get("insn", [])):
         line = lines[i] if i < len(lines) else 0
-        insns.extend(_expand(entry, line, fields, formats, errors))
+        insns.extend(_expand(entry, line, fields, granules, formats, errors))
 
     keys: dict[str, Insn] = {}
     for insn in insns:
@@ -281,15 +297,64 @@ def _parse(raw: dict, text: str, source: str) -> Isa:
         for p in raw.get("pseudo", [])
     ]
     return Isa(
-        fields=fields, enums=enums, formats=formats, insns=insns, pseudos=pseudos,
+        fields=fields, granules=granules, enums=enums, formats=formats, insns=insns,
+        pseudos=pseudos,
         machine=dict(raw.get("machine", {})), decisions=dict(raw.get("decisions", {})),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16],
     )
 
 
+def _granules(raw: dict, g: Field | None, errors: list[str]) -> dict[str, Granule]:
+    """The `[granularities]` rows (suffix = { code, bits }), checked: a suffix is one
+    lower-case letter, codes fit field g and are distinct, widths divide the word and are
+    distinct (a width names one suffix). TOML itself refuses a suffix given twice."""
+    out: dict[str, Granule] = {}
+    codes: dict[int, str] = {}
+    widths: dict[int, str] = {}
+    for suffix, spec in raw.items():
+        where = f"granularity .{suffix}"
+        if not re.fullmatch(r"[a-z]", suffix):
+            errors.append(f"{where}: a suffix is one lower-case letter")
+            continue
+        if not isinstance(spec, dict) or set(spec) != GRANULE_KEYS:
+            errors.append(f"{where}: needs exactly {sorted(GRANULE_KEYS)}")
+            continue
+        code, bits = spec["code"], spec["bits"]
+        if not (isinstance(code, int) and isinstance(bits, int)):
+            errors.append(f"{where}: code and bits must be integers")
+            continue
+        before = len(errors)
+        if g is None:
+            errors.append(f"{where}: no `g` field to hold its code")
+        elif not 0 <= code < (1 << g.width):
+            errors.append(f"{where}: code {code} does not fit field g ({g.width} bits)")
+        if not 0 < bits <= WORD or WORD % bits:
+            errors.append(f"{where}: {bits}-bit lanes do not divide the {WORD}-bit word")
+        if code in codes:
+            errors.append(f"{where}: code {code} is also .{codes[code]}'s")
+        if bits in widths:
+            errors.append(f"{where}: {bits}-bit lanes are also .{widths[bits]}")
+        if len(errors) == before:  # a bad row makes no instructions (no follow-on errors)
+            codes[code], widths[bits] = suffix, suffix
+            out[suffix] = Granule(suffix, code, bits)
+    return out
+
+
+def _granularities(gs: object, granules: dict[str, Granule]) -> list[Granule] | None:
+    """An entry's `g`: "all", "subword" (narrower than the word) or suffixes ("bh");
+    None if it names a suffix the table lacks, or one twice."""
+    if gs == G_ALL:
+        return list(granules.values())
+    if gs == G_SUBWORD:
+        return [gr for gr in granules.values() if gr.bits < WORD]
+    if not isinstance(gs, str) or len(set(gs)) != len(gs) or any(c not in granules for c in gs):
+        return None
+    return [granules[c] for c in gs]
+
+
 def _expand(
-    entry: dict, line: int, fields: dict[str, Field], formats: dict[str, tuple[str, ...]],
-    errors: list[str],
+    entry: dict, line: int, fields: dict[str, Field], granules: dict[str, Granule],
+    formats: dict[str, tuple[str, ...]], errors: list[str],
 ) -> list[Insn]:
     """One Insn per granularity of an `[[insn]]` entry; problems go to `errors`."""
     name = entry.get("name", "?")
@@ -321,17 +386,20 @@ def _expand(
     if cls not in CLASSES:
         errors.append(f"{where}: unknown class {cls!r}")
     gs = entry.get("g", "")
-    if any(c not in GRANULES for c in gs) or len(set(gs)) != len(gs):
-        errors.append(f"{where}: bad granularities {gs!r}")
+    chosen = _granularities(gs, granules) if gs else []
+    if chosen is None:
+        errors.append(f"{where}: bad granularities {gs!r} (suffixes of [granularities], "
+                      f"{G_ALL!r} or {G_SUBWORD!r})")
         return []
     out = []
-    for g in gs or [None]:
+    for gr in chosen or [None]:
+        g = gr.suffix if gr else None
         fixed = {n: 0 for n in fmt_fields if n not in operands}
         fixed.update(fixed_in)
         if "g" in fmt_fields:
             if g is not None and "g" in fixed_in:
                 errors.append(f"{where}: g is fixed but the entry has granularities")
-            fixed["g"] = G_CODE[g] if g else fixed.get("g", 0)
+            fixed["g"] = gr.code if gr else fixed.get("g", 0)
         elif g is not None:
             errors.append(f"{where}: format {fmt} has no g field for granularities")
         match = mask = 0
@@ -344,7 +412,7 @@ def _expand(
                 v &= (1 << f.width) - 1  # keep the mask whole: no follow-on overlap errors
             match |= v << f.lo
             mask |= f.mask
-        width = GRANULES[g] if g else 32
+        width = gr.bits if gr else WORD
         ranges = {}
         for n, (lo, hi) in entry.get("range", {}).items():
             if n not in operands:
@@ -367,14 +435,14 @@ def _expand(
         if hold and not stream:
             errors.append(f"{where}: `hold` needs `stream` (a held word beside stepped ones)")
         macs = entry.get("macs", 0)
-        macs = 32 // width if macs == "lanes" else int(macs)
+        macs = WORD // width if macs == "lanes" else int(macs)
         key = entry.get("id", name)
         out.append(Insn(
             key=f"{key}.{g}" if g else key, mnemonic=name, g=g, format=fmt, syntax=syntax,
             operands=operands, fixed=fixed, match=match, mask=mask,
             cycles=int(entry.get("cycles", 1)), cls=cls, lane=entry.get("lane"),
             body=entry.get("body"), macs=macs, ranges=ranges, doc=entry.get("doc", ""),
-            line=line, stream=stream, hold=hold,
+            line=line, width=width, stream=stream, hold=hold,
         ))
     return out
 

@@ -79,6 +79,12 @@ rd = { bits = [23, 20], kind = "reg" }
 rs = { bits = [19, 16], kind = "reg" }
 fn = { bits = [15, 0] }
 """
+GRANULARITIES = """
+[granularities]
+b = { code = 0, bits = 8 }
+h = { code = 1, bits = 16 }
+w = { code = 2, bits = 32 }
+"""
 FORMATS = """
 [formats]
 R = ["op", "g", "rd", "rs", "fn"]
@@ -93,8 +99,9 @@ def insn(name: str = "foo", op: int = 1, extra: str = "", *, fixed: str = "",
             f"fixed = {{ {fixed} }}\n{sem}\n{extra}")
 
 
-def table(*entries: str, fields: str = FIELDS, formats: str = FORMATS) -> str:
-    return fields + formats + "".join(entries)
+def table(*entries: str, fields: str = FIELDS, formats: str = FORMATS,
+          granularities: str = GRANULARITIES) -> str:
+    return fields + granularities + formats + "".join(entries)
 
 
 def errors_of(text: str) -> list[str]:
@@ -138,7 +145,7 @@ def test_overlap_in_the_real_table() -> None:
     bad = text.replace("fixed = { op = 1, fn = 1 }", "fixed = { op = 1, fn = 0 }", 1)
     assert bad != text
     msgs = errors_of(bad)
-    assert len(msgs) == 3  # one per granularity
+    assert len(msgs) == len(load().granules)  # one per granularity
     assert any("add.b" in m and "sub.b" in m and "overlap" in m for m in msgs)
     bad = text.replace("rt = 0, fn = 2 }", "rt = 0, fn = 1 }", 1)  # sync onto halt
     assert bad != text
@@ -216,10 +223,52 @@ def test_exactly_one_of_lane_and_body(sem: str) -> None:
     assert "foo" in msg and "exactly one of `lane` and `body`" in msg
 
 
-@pytest.mark.parametrize("g", ["bx", "bb", "q"])
+@pytest.mark.parametrize("g", ["bx", "bb", "q", "every"])
 def test_bad_granularity(g: str) -> None:
     (msg,) = errors_of(table(insn(extra=f'g = "{g}"\n')))
     assert "foo" in msg and f"bad granularities '{g}'" in msg
+
+
+def test_granularity_keywords_expand_from_the_table() -> None:
+    """g = "all" is every row of [granularities] in table order, "subword" those narrower
+    than the word; a row added to the table reaches both."""
+    entries = (insn("foo", 1, 'g = "all"\n', sem='lane = "a"'),
+               insn("bar", 2, 'g = "subword"\n', sem='lane = "a"'))
+    isa = parse(table(*entries))
+    assert [i.key for i in isa.insns] == ["foo.b", "foo.h", "foo.w", "bar.b", "bar.h"]
+    assert [(i.width, i.lanes, i.macs) for i in isa.insns[:3]] == [(8, 4, 0), (16, 2, 0),
+                                                                     (32, 1, 0)]
+    isa = parse(table(*entries, granularities=GRANULARITIES + "q = { code = 3, bits = 2 }\n"))
+    assert [i.key for i in isa.insns] == ["foo.b", "foo.h", "foo.w", "foo.q", "bar.b",
+                                          "bar.h", "bar.q"]
+    q = isa.by_key["foo.q"]
+    assert (q.width, q.lanes, q.match >> 24 & 3) == (2, 16, 3)
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ("q = { code = 4, bits = 4 }", "granularity .q: code 4 does not fit field g (2 bits)"),
+    ("q = { code = 1, bits = 4 }", "granularity .q: code 1 is also .h's"),
+    ("q = { code = 3, bits = 12 }", "granularity .q: 12-bit lanes do not divide the 32-bit"),
+    ("q = { code = 3, bits = 64 }", "granularity .q: 64-bit lanes do not divide the 32-bit"),
+    ("q = { code = 3, bits = 0 }", "granularity .q: 0-bit lanes do not divide the 32-bit"),
+    ("q = { code = 3, bits = 16 }", "granularity .q: 16-bit lanes are also .h"),
+    ("q = { code = 3 }", "granularity .q: needs exactly ['bits', 'code']"),
+    ("q = { code = 3, bits = 4, lanes = 8 }", "granularity .q: needs exactly"),
+    ('q = { code = 3, bits = "4" }', "granularity .q: code and bits must be integers"),
+    ("qq = { code = 3, bits = 4 }", "granularity .qq: a suffix is one lower-case letter"),
+    ("Q = { code = 3, bits = 4 }", "granularity .Q: a suffix is one lower-case letter"),
+    ("h = { code = 3, bits = 4 }", "isa.toml: "),  # a suffix twice: TOML refuses the file
+])
+def test_bad_granularity_rows(row: str, expected: str) -> None:
+    msgs = errors_of(table(insn(extra='g = "all"\n'), granularities=GRANULARITIES + row + "\n"))
+    assert any(expected in m for m in msgs), msgs
+
+
+def test_granularities_need_a_g_field() -> None:
+    fields = FIELDS.replace("g = { bits = [25, 24] }", "z = { bits = [25, 24] }")
+    formats = FORMATS.replace('"g"', '"z"')
+    msgs = errors_of(table(insn(), fields=fields, formats=formats))
+    assert any("granularity .b: no `g` field to hold its code" in m for m in msgs), msgs
 
 
 def test_granularity_needs_a_g_field() -> None:
@@ -429,16 +478,26 @@ def test_out_of_range_operands_are_rejected() -> None:
 def test_illegal_words() -> None:
     isa = load()
     assert isa.decode(0) is None  # zeroed memory traps
-    assert isa.decode(isa.by_key["add.w"].match | (3 << 24)) is None  # g = 3
+    unused = set(range(4)) - {g.code for g in isa.granules.values()}
+    for code in unused:  # a g code the table does not list
+        assert isa.decode(isa.by_key["add.b"].match | (code << 24)) is None, code
+    assert isa.decode(isa.by_key["packs.b"].match | (2 << 24)) is None  # no packs.w
     assert isa.decode(isa.by_key["send"].match | (4 << 20)) is None  # no fifth direction
     assert isa.decode(isa.by_key["nop"].match | 1 << 12) is None  # nonzero rt in nop
 
 
+# Written by hand from ARCH.md §1 and isa.toml's g field: suffix -> (code, lane bits).
+ARCH_GRANULES = {"b": (0, 8), "h": (1, 16), "w": (2, 32)}
+
+
 def test_granularity_codes() -> None:
     isa = load()
+    assert {s: (g.code, g.bits) for s, g in isa.granules.items()} == ARCH_GRANULES
     for insn in isa.insns:
         if insn.g:
-            assert (insn.match >> 24) & 3 == "bhw".index(insn.g), insn.key
+            code, bits = ARCH_GRANULES[insn.g]
+            assert (insn.match >> 24) & 3 == code, insn.key
+            assert (insn.width, insn.lanes) == (bits, 32 // bits), insn.key
 
 
 # ------------------------------------------------------------------ (e) CLI

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from pearray.isa.spec import Insn, Isa, load
+from pearray.isa.spec import WORD, Insn, Isa, load
 
 SLOTS = {23: "rd", 19: "rs", 15: "rt"}  # low..high of a 4-bit field -> slot, by high bit
 HERE = Path(__file__).resolve().parent
@@ -90,25 +90,27 @@ def decoder(isa: Isa) -> str:
 
 
 def _lane_body(insn: Insn) -> list[str]:
-    """A lane loop: a, b (and ua, ub) per lane, the table's expression, wrap to W."""
-    imm = insn.format in ("SH", "I", "IU")
-    b_src = "(uint32_t)IMM" if imm else "RT"
-    lines = [
-        f"    uint32_t x_a = RS, x_b = {b_src}, out_ = 0;",
-        f"    for (int l = 0; l < {insn.lanes}; l++) {{",
-        "        int64_t a = slane(x_a, l, W), ua = ulane(x_a, l, W);",
-    ]
-    if imm:
-        lines.append("        int64_t b = (int64_t)x_b, ub = (int64_t)x_b;")
-    else:
-        lines.append("        int64_t b = slane(x_b, l, W), ub = ulane(x_b, l, W);")
-    lines += [
-        "        (void)a; (void)b; (void)ua; (void)ub;",
-        f"        out_ |= lane_bits({insn.lane}, l, W);",
-        "    }",
-        "    WRD(out_);",
-    ]
-    return lines
+    """The lane loop (core.c's LANE_LOOP) at the instruction's width over its expression."""
+    imm = int(insn.format in ("SH", "I", "IU"))
+    return [f"    LANE_LOOP(W, {imm}, {insn.lane});"]
+
+
+NARROW_WIDEN = re.compile(r"\b(PACKS|PACKSR|UNPK)\(")
+
+
+def lane_width(isa: Isa, insn: Insn) -> int:
+    """The width W the instruction's C is specialised to. A width the lane helpers cannot
+    take is an error here, at generation, never a silently wrong path in the core."""
+    w = insn.width
+    gr = isa.granules.get(insn.g) if insn.g else None
+    if insn.g is not None and (gr is None or gr.bits != w):
+        raise ValueError(f"{insn.key}: .{insn.g} is not a {w}-bit row of [granularities]")
+    if not (0 < w <= WORD and WORD % w == 0):
+        raise ValueError(f"{insn.key}: lane helpers take widths dividing {WORD}, not {w}")
+    if NARROW_WIDEN.search(insn.body or "") and 2 * w > WORD:
+        raise ValueError(f"{insn.key}: narrowing or widening at {w} bits needs {2 * w}-bit "
+                         f"lanes, wider than the {WORD}-bit word")
+    return w
 
 
 def functions(isa: Isa) -> str:
@@ -117,7 +119,7 @@ def functions(isa: Isa) -> str:
     for insn in isa.insns:
         out.append(f"/* {insn.spelled} {insn.syntax}: {insn.doc} */")
         out.append(f"OP_FN(x_{c_name(insn)}) {{")
-        out.append(f"    const int W = {insn.width}; (void)W;")
+        out.append(f"    const int W = {lane_width(isa, insn)}; (void)W;")
         accesses = len(re.findall(r"\b(LOAD|STORE)\(", insn.body or ""))
         if accesses > 1 and not insn.stream:
             raise ValueError(f"{insn.key}: {accesses} memory accesses need `stream`")
@@ -183,7 +185,7 @@ def repeat_functions(isa: Isa) -> str:
         fast = "(void)0"
         if i.stream:
             out += ["#undef LOAD", "#define LOAD LOAD_LM", f"OP_FN(xs_{name}) {{",
-                    f"    const int W = {i.width}; (void)W;", f"    {i.body}",
+                    f"    const int W = {lane_width(isa, i)}; (void)W;", f"    {i.body}",
                     "    return ST_OK;", "}", "#undef LOAD", "#define LOAD LOAD_CHECKED"]
             ok = " && ".join([f"LM_RUN_OK(v{r}, n)" for r in i.stream]
                              + [f"LM_RUN_OK(v{r}, 1)" for r in i.hold])

@@ -8,17 +8,20 @@
 
 /* ------------------------------------------------------------ lane helpers */
 
-static inline int64_t slane(uint32_t x, int lane, int w) {
-    int64_t v = (int64_t)((x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1)));
-    int64_t half = (int64_t)1 << (w - 1);
-    return (v ^ half) - half;   /* sign-extend w bits, branch-free, no overflow */
+/* Every helper takes the lane width w (any width dividing 32) as a parameter; the
+ * generated functions pass their instruction's W, a constant the compiler folds. */
+static inline uint32_t lane_mask(int w) {
+    return (uint32_t)(((uint64_t)1 << w) - 1);
 }
 static inline int64_t ulane(uint32_t x, int lane, int w) {
-    return (int64_t)((x >> (lane * w)) & (w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1)));
+    return (int64_t)((x >> (lane * w)) & lane_mask(w));
+}
+static inline int64_t slane(uint32_t x, int lane, int w) {
+    int64_t half = (int64_t)1 << (w - 1);
+    return (ulane(x, lane, w) ^ half) - half;   /* sign-extend w bits, branch-free */
 }
 static inline uint32_t lane_bits(int64_t v, int lane, int w) {
-    uint32_t m = w == 32 ? 0xFFFFFFFFu : ((1u << w) - 1);
-    return ((uint32_t)(uint64_t)v & m) << (lane * w);
+    return ((uint32_t)(uint64_t)v & lane_mask(w)) << (lane * w);
 }
 static inline int64_t asr64(int64_t a, int64_t s) {
     return a >= 0 ? a >> s : -((-a - 1) >> s) - 1;   /* floor(a / 2^s), no UB */
@@ -402,6 +405,20 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define rshr(a, s) rshr64((a), (s))
 #define srnd(a, s) srnd64(pe, m->lfsr_taps, (a), (s))
 #define lane0(a) slane(x_a, 0, W)
+/* A lane instruction at lane width w (Spike's P_LOOP(BIT, ...)): for each of the 32/w
+ * lanes, a and ua are the lane of rs (signed, unsigned), b and ub the lane of rt or, when
+ * b_imm, the immediate; rd's lane is the expression truncated to w bits. */
+#define LANE_LOOP(w, b_imm, ...) do { \
+    uint32_t x_a = RS, x_b = (b_imm) ? (uint32_t)IMM : RT, out_ = 0; \
+    for (int l = 0; l < 32 / (w); l++) { \
+        int64_t a = slane(x_a, l, (w)), ua = ulane(x_a, l, (w)); \
+        int64_t b = (b_imm) ? (int64_t)x_b : slane(x_b, l, (w)); \
+        int64_t ub = (b_imm) ? (int64_t)x_b : ulane(x_b, l, (w)); \
+        (void)a; (void)b; (void)ua; (void)ub; \
+        out_ |= lane_bits((__VA_ARGS__), l, (w)); \
+    } \
+    WRD(out_); \
+} while (0)
 
 /* The instructions' semantics, one function each, generated from the table.  The
  * registers come in as pointers: into the register file, or (repeat()) to locals. */

@@ -1,10 +1,11 @@
 """An independent reference for the emulator, written by hand from ARCH.md and the
 prose of isa.toml's [decisions] (STYLE.md #8: never generated from the ISA table).
 
-Registers are Python ints in 0..2^32-1.  A word is split into lanes with numpy
-views (`'<u4'` viewed as `'<i1'`, `'<i2'` or `'<i4'`), every lane computation is
-exact Python integer arithmetic, and the lanes are joined back by truncating to
-the lane width (wrap) or by clamping (saturation, which sets the sticky `sat`).
+Registers are Python ints in 0..2^32-1.  A word is split into lanes with shifts and
+masks (lane l of width w is bits l*w+w-1..l*w, read signed by subtracting 2^w when its top
+bit is set), every lane computation is exact Python integer arithmetic, and the lanes are
+joined back by truncating to the lane width (wrap) or by clamping (saturation, which sets
+the sticky `sat`).
 
 The per-instruction functions take and return plain values; `State` and
 `execute` make a small interpreter for straight-line programs on top of them.
@@ -15,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 MASK32 = 0xFFFFFFFF
 WIDTH = {"b": 8, "h": 16, "w": 32}
 LFSR_RESET = 0xACE1ACE1  # isa.toml [decisions] lfsr
@@ -25,22 +24,24 @@ LFSR_TAPS = 0x80200003  # x^32 + x^22 + x^2 + x + 1, Galois form
 
 # ---------------------------------------------------------------- lanes
 
-def split(word: int, w: int) -> list[int]:
-    """The lanes of a 32-bit word as signed ints, lane 0 (least significant) first."""
-    return np.array([word & MASK32], "<u4").view(f"<i{w // 8}").tolist()
-
-
 def splitu(word: int, w: int) -> list[int]:
-    """The lanes of a 32-bit word as unsigned ints, lane 0 first."""
-    return np.array([word & MASK32], "<u4").view(f"<u{w // 8}").tolist()
+    """The lanes of a 32-bit word as unsigned ints, lane 0 (least significant) first."""
+    assert 32 % w == 0
+    mask = (1 << w) - 1
+    return [(word & MASK32) >> (i * w) & mask for i in range(32 // w)]
+
+
+def split(word: int, w: int) -> list[int]:
+    """The lanes of a 32-bit word as signed (two's complement) ints, lane 0 first."""
+    return [x - (1 << w) if x >> (w - 1) else x for x in splitu(word, w)]
 
 
 def join(lanes: Iterable[int], w: int) -> int:
     """Lanes (any ints) truncated to `w` bits each, lane 0 least significant."""
+    lanes = list(lanes)
+    assert len(lanes) * w == 32
     mask = (1 << w) - 1
-    arr = np.array([x & mask for x in lanes], f"<u{w // 8}")
-    assert arr.size * w == 32
-    return int(arr.view("<u4")[0])
+    return sum((x & mask) << (i * w) for i, x in enumerate(lanes))
 
 
 def s32(x: int) -> int:
@@ -184,22 +185,16 @@ def mac_op(name: str, w: int, rd: int, rs: int, rt: int) -> tuple[int, bool]:
 # ---------------------------------------------------------------- pack / unpack
 
 def packs(w: int, rs: int, rt: int) -> tuple[int, bool]:
-    """packs.h: halves = sat16(rs), sat16(rt); packs.b: bytes = sat8 of rs.h0 rs.h1 rt.h0 rt.h1."""
-    src = [s32(rs), s32(rt)] if w == 16 else split(rs, 16) + split(rt, 16)
-    out, sat = [], False
-    for x in src:
-        v, s = clamp(x, smin(w), smax(w))
-        out.append(v)
-        sat |= s
-    return join(out, w), sat
+    """packs: the lanes of rs then rt, read twice as wide (2w bits), clamped to w bits:
+    .h = [sat16(rs), sat16(rt)], .b = [sat8(rs.h0), sat8(rs.h1), sat8(rt.h0), sat8(rt.h1)]."""
+    return packsr(w, rs, rt, 0)
 
 
 def packsr(w: int, rs: int, rt: int, s: int) -> tuple[int, bool]:
-    """packsr (isa.toml decision `packsr`): as packs, each source lane (the 32-bit word for
-    .h, the halves for .b) first shifted right by s with round half up."""
-    src = [s32(rs), s32(rt)] if w == 16 else split(rs, 16) + split(rt, 16)
+    """packsr (isa.toml decision `packsr`): as packs, each source lane (2w bits wide) first
+    shifted right by s with round half up."""
     out, sat = [], False
-    for x in src:
+    for x in split(rs, 2 * w) + split(rt, 2 * w):
         v, s_ = clamp(_rshr(x, s), smin(w), smax(w))
         out.append(v)
         sat |= s_

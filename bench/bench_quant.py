@@ -35,14 +35,16 @@ except ImportError:  # running from a checkout without installing: map quant/ by
     pkg = types.ModuleType("pearray")
     pkg.__path__ = [str(root / "pearray")]
     sys.modules["pearray"] = pkg
-    spec = importlib.util.spec_from_file_location(
-        "pearray.quant",
-        root / "quant" / "__init__.py",
-        submodule_search_locations=[str(root / "quant")],
-    )
-    quant = importlib.util.module_from_spec(spec)
-    sys.modules["pearray.quant"] = quant
-    spec.loader.exec_module(quant)
+    for sub in ("isa", "quant"):  # quant reads its lane widths from the ISA table
+        spec = importlib.util.spec_from_file_location(
+            f"pearray.{sub}",
+            root / sub / "__init__.py",
+            submodule_search_locations=[str(root / sub)],
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[f"pearray.{sub}"] = module
+        spec.loader.exec_module(module)
+    quant = sys.modules["pearray.quant"]
 
 BITS = 8
 BINS = 2048

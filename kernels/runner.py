@@ -17,6 +17,7 @@ import numpy as np
 from pearray.asm import assemble
 from pearray.asm.program import Program
 from pearray.emu.machine import Machine, RunResult
+from pearray.isa import load as load_isa
 
 HERE = Path(__file__).resolve().parent
 GM_BASE = 0x8000_0000
@@ -40,10 +41,23 @@ def seed_word(seed: int) -> int:
     return ((z ^ (z >> 31)) & 0xFFFFFFFF) or 1
 
 
-def width_flags(bits: int, prefix: str = "IS") -> dict[str, int]:
-    if bits not in (8, 16, 32):
-        raise ValueError(f"bits must be 8, 16 or 32, not {bits}")
-    return {f"{prefix}{b}": int(b == bits) for b in (8, 16, 32)}
+# The lane widths the kernels have an arm for (width.inc's `.rept IS8` ...): a width of
+# the ISA table not listed here is refused rather than assembled with no arm taken.
+KERNEL_BITS = (8, 16, 32)
+
+
+def width_flags(bits: int, prefix: str = "IS", arms: tuple[int, ...] = KERNEL_BITS
+                ) -> dict[str, int]:
+    """The .equ flags choosing a kernel's lane-width arm: `{prefix}{W}` = 1 for `bits`, 0
+    for every other lane width of the ISA table (isa.toml [granularities])."""
+    widths = sorted(g.bits for g in load_isa().granules.values())
+    if bits not in widths:
+        raise ValueError(f"bits must be a lane width of the ISA ({', '.join(map(str, widths))})"
+                         f", not {bits}")
+    if bits not in arms:
+        raise ValueError(f"the kernels have no {bits}-bit arm yet (they take "
+                         f"{', '.join(map(str, arms))} bits)")
+    return {f"{prefix}{b}": int(b == bits) for b in widths}
 
 
 @lru_cache(maxsize=512)

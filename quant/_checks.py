@@ -7,9 +7,13 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
+from pearray.isa import load as load_isa
+
 MIN_BITS = 4
 MAX_BITS = 32
-LANE_BITS = (8, 16, 32)
+# The lane widths of the array, narrowest first: read from isa/isa.toml [granularities],
+# so a width added there is a width the quantizer packs.
+LANE_BITS: tuple[int, ...] = tuple(sorted(g.bits for g in load_isa().granules.values()))
 
 
 def check_bits(bits: object, allowed: tuple[int, ...] | None = None) -> int:

@@ -514,3 +514,20 @@ BAD: dict[str, Callable[[], object]] = {
 def test_bad_arguments_raise_valueerror(name: str) -> None:
     with pytest.raises(ValueError):
         BAD[name]()
+
+
+def test_width_flags_follow_the_isa_table_and_refuse_missing_arms() -> None:
+    """One flag per lane width of the ISA, 1 for the chosen one; a width of the table the
+    kernels have no arm for is refused by name (never assembled with no arm taken), and so
+    is a width the table lacks."""
+    from pearray.isa import load
+    from pearray.kernels.runner import width_flags
+
+    widths = sorted(g.bits for g in load().granules.values())
+    flags = width_flags(16, "IS")
+    assert flags == {f"IS{b}": int(b == 16) for b in widths}
+    assert width_flags(8, "PACK", arms=(8,))["PACK8"] == 1
+    with pytest.raises(ValueError, match="no 16-bit arm"):
+        width_flags(16, arms=(8, 32))
+    with pytest.raises(ValueError, match="not 12"):
+        width_flags(12)

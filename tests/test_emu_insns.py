@@ -202,7 +202,7 @@ def test_srasi_lfsr_sequence_from_reset() -> None:
     check("srasi.h", {"rd": 3, "rs": 3, "sh": 0}, {3: 0x8000FFFF})
 
 
-@pytest.mark.parametrize("key", ["srar.b", "srar.h", "srar.w", "srari.b", "srari.h", "srari.w"])
+@pytest.mark.parametrize("key", keys_of({"srar", "srari"}))
 def test_rounding_shift_examples(key: str) -> None:
     """Round half up without intermediate overflow, worked by hand: max >> 1 rounds up to
     2^(W-2), -3 >> 1 is -1 (−1.5 rounds up), -5 >> 2 is -1 (−1.25)."""

@@ -656,10 +656,11 @@ def trap_of(words: list[int], rows: int = 1, cols: int = 1, max_cycles: int = 10
     return res
 
 
-@pytest.mark.parametrize("word", [0x00000000, 0xFC000000, 0x03000000 | (1 << 26),
+@pytest.mark.parametrize("word", [0x00000000, 0xFC000000, 0x02000000 | (3 << 26),
                                   enc("add.b", rd=1, rs=2, rt=3) | 0xFFF])
 def test_trap_illegal(word: int) -> None:
-    """The zero word, an unused major opcode, g = 3 and an unknown function code."""
+    """The zero word, an unused major opcode, a width packs lacks (packs.w) and an unknown
+    function code."""
     res = trap_of([enc("nop"), enc("addi", rd=1, rs=0, simm16=5), word, enc("halt")])
     t = res.trap
     assert (t.cause, t.pe, t.pc, t.line, t.file) == ("illegal", (0, 0), 8, 3, "t.s")

@@ -7,6 +7,7 @@ point position of a fixed-length word near it (``point_position``), stochastic r
 machine's 32-bit words. See quant/README.md for the choices made.
 """
 
+from ._checks import LANE_BITS
 from .calibrate import Calibration, Calibrator, calibrate, is_bias, model_size
 from .histogram import AbsHistogram
 from .kl import kl_divergences, kl_threshold, levels_for
@@ -21,6 +22,7 @@ from .position import (
 from .rounding import dequantize, dtype_for, int_range, quantize
 
 __all__ = [
+    "LANE_BITS",
     "AbsHistogram",
     "Calibration",
     "Calibrator",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 MASK32 = 0xFFFFFFFF
-WIDTH = {"b": 8, "h": 16, "w": 32}
+WIDTH = {"b": 8, "h": 16, "w": 32, "n": 4}  # ARCH.md §1, §8
 LFSR_RESET = 0xACE1ACE1  # isa.toml [decisions] lfsr
 LFSR_TAPS = 0x80200003  # x^32 + x^22 + x^2 + x + 1, Galois form
 

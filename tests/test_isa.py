@@ -486,8 +486,8 @@ def test_illegal_words() -> None:
     assert isa.decode(isa.by_key["nop"].match | 1 << 12) is None  # nonzero rt in nop
 
 
-# Written by hand from ARCH.md §1 and isa.toml's g field: suffix -> (code, lane bits).
-ARCH_GRANULES = {"b": (0, 8), "h": (1, 16), "w": (2, 32)}
+# Written by hand from ARCH.md §1, §8 and isa.toml's g field: suffix -> (code, lane bits).
+ARCH_GRANULES = {"b": (0, 8), "h": (1, 16), "w": (2, 32), "n": (3, 4)}
 
 
 def test_granularity_codes() -> None:

@@ -240,6 +240,60 @@ def test_reference_known_answers() -> None:
     assert ref.unpk(16, 0x8000FFFE, True) == 0xFFFF8000
 
 
+# Nibble lanes (ARCH.md §8), worked by hand: (key, rs, rt, rd before, rd after, sat).
+# Lane 0 is bits 3..0; lanes read -8..7 signed, 0..15 unsigned.
+NIBBLE_CASES = [
+    ("add.n", 0x00000017, 0x00000011, 0, 0x00000028, 0),   # 7 + 1 wraps to -8
+    ("adds.n", 0x00000017, 0x00000011, 0, 0x00000027, 1),  # 7 + 1 saturates at 7
+    ("addus.n", 0x0000001F, 0x00000011, 0, 0x0000002F, 1),  # 15 + 1 saturates at 15
+    ("subs.n", 0x00000008, 0x00000001, 0, 0x00000008, 1),  # -8 - 1 saturates at -8
+    ("mul.n", 0x00000023, 0x00000033, 0, 0x00000069, 0),   # 3 * 3 = 9: low 4 bits 0x9
+    ("abs.n", 0x000000F8, 0, 0, 0x00000018, 0),            # abs(-8) wraps to -8; abs(-1) = 1
+    ("relu.n", 0x0000007F, 0, 0, 0x00000070, 0),
+    ("sll.n", 0x00000011, 0x00000051, 0, 0x00000022, 0),   # amounts 1 and 5 mod 4 = 1
+    ("sra.n", 0x00000008, 0x00000003, 0, 0x0000000F, 0),   # -8 >> 3 = -1
+    ("srar.n", 0x00000007, 0x00000001, 0, 0x00000004, 0),  # (7 + 1) >> 1 = 4
+    ("splat.n", 0x0000000A, 0, 0, 0xAAAAAAAA, 0),
+    ("mac.n", 0x88888888, 0x88888888, 10, 10 + 8 * 64, 0),  # 8 MACs of -8 * -8
+    ("macsu.n", 0x0000000F, 0x0000000F, 0, 0xFFFFFFF1, 0),  # 15 (unsigned) * -1
+    ("dotsu.n", 0x0000000F, 0x0000000F, 99, 0xFFFFFFF1, 0),
+    ("dot.n", 0x77777777, 0x88888888, 99, 0xFFFFFE40, 0),   # 8 * (7 * -8) = -448
+    ("macs.n", 0x88888888, 0x88888888, 0x7FFFFFFF, 0x7FFFFFFF, 1),
+    ("packs.n", 0x807F0807, 0xF8F7FF00, 0, 0x88F08777, 1),  # §8: sat4 of rs.b0..3, rt.b0..3
+    ("packs.n", 0x00F90102, 0x07FA0000, 0, 0x7A000912, 0),
+    ("unpkl.n", 0x8000F321, 0, 0, 0xFF030201, 0),           # nibbles 0..3 to the .b lanes
+    ("unpkh.n", 0x8000F321, 0, 0, 0xF8000000, 0),           # nibbles 4..7
+]
+
+
+@pytest.mark.parametrize("case", NIBBLE_CASES, ids=[c[0] for c in NIBBLE_CASES])
+def test_nibble_known_answers(case: tuple[str, int, int, int, int, int]) -> None:
+    """.n worked by hand from ARCH.md §8, on the emulator and on the reference."""
+    key, rs, rt, rd_in, want, sat = case
+    ops = {n: r for n, r in zip(("rd", "rs", "rt"), (1, 2, 3), strict=True)
+           if n in ISA.by_key[key].operands}
+    out = run_one(key, ops, {1: rd_in, 2: rs, 3: rt})
+    assert (out.regs[1], out.sat) == (want & MASK32, sat), (key, hex(out.regs[1]))
+    check(key, ops, {1: rd_in, 2: rs, 3: rt})
+
+
+def test_nibble_layout_packsr_and_srasi_known_answers() -> None:
+    """ARCH.md §8's layout (pack([1, 2, 3, -1, 0, 0, 0, -8], 4) == 0x8000F321); packsr.n
+    rounds the bytes before narrowing; srasi.n steps the LFSR once per lane, lane 0 first."""
+    assert ref.split(0x8000F321, 4) == [1, 2, 3, -1, 0, 0, 0, -8]
+    assert ref.join([1, 2, 3, -1, 0, 0, 0, -8], 4) == 0x8000F321
+    # rs.b0 = 16, rs.b1 = 15: (x + 8) >> 4 = 1, 1; rt.b0 = 127: 135 >> 4 = 8 saturates to 7
+    out = run_one("packsr.n", {"rd": 1, "rs": 2, "rt": 3, "sh": 4}, {2: 0x00000F10, 3: 0x7F})
+    assert (out.regs[1], out.sat) == (0x00070011, 1)
+    assert ref.packsr(4, 0x00000F10, 0x7F, 4) == (0x00070011, True)
+    # From the reset 0xACE1ACE1 the Galois steps are 0xD650D673 0xEB086B3A 0x7584359D
+    # 0xBAE21ACD 0xDD510D65 0xEE8886B1 0xF764435B 0xFB9221AE (low bits 1 0 1 1 1 1 1 0):
+    # eight lanes of 1 shifted by 1 round to (1 + bit) >> 1 = the bit, lane 0 first.
+    out = run_one("srasi.n", {"rd": 1, "rs": 2, "sh": 1}, {2: 0x11111111})
+    assert (out.regs[1], out.lfsr) == (0x01111101, 0xFB9221AE)
+    check("srasi.n", {"rd": 1, "rs": 2, "sh": 3}, {2: ref.join([7, -8, 5, -3, 1, 0, -1, 6], 4)})
+
+
 # ---------------------------------------------------------------- multiply-accumulate
 
 @pytest.mark.parametrize("key", keys_of(MACS - {"macl"}))

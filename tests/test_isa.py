@@ -354,13 +354,13 @@ def test_toml_syntax_error_is_an_isa_error() -> None:
 
 # ------------------------------------------------------------------ (c) ARCH.md §3 coverage
 
-BHW = "bhw"
-# Written by hand from ARCH.md §3, deliberately not derived from the table.
+BHW = "bhwn"  # ARCH.md §3's .b .h .w, and §8: "every lane instruction of §3 takes .n"
+# Written by hand from ARCH.md §3 and §8, deliberately not derived from the table.
 ARCH_INSNS: dict[str, str] = {
     **dict.fromkeys("add sub adds subs addus subus mul min max minu maxu abs relu".split(), BHW),
     **dict.fromkeys("sll srl sra slli srli srai srar srari srasi".split(), BHW),
-    "mac": BHW, "macsu": "b", "dot": BHW, "macs": BHW,
-    "packs": "hb", "unpkl": "bh", "unpkh": "bh", "splat": BHW,
+    "mac": BHW, "macsu": "bn", "dot": BHW, "macs": BHW, "dotsu": "n", "macl": "n",
+    "packs": "hbn", "unpkl": "bhn", "unpkh": "bhn", "splat": BHW,
     **dict.fromkeys("and or xor not andi ori xori addi lui".split(), ""),
     **dict.fromkeys("lw lh lb lhu lbu sw sh sb".split(), ""),
     **dict.fromkeys("send recv sync".split(), ""),
@@ -372,6 +372,7 @@ ARCH_SYNTAX = {  # operand order as ARCH.md writes it
     "sw": "rt, _(rs)", "lw.pi": "rd, (rs)+_", "sw.pi": "rt, (rs)+_", "beq": "rs, rt, _",
     "jal": "rd, _", "jr": "rs", "loop": "rs, _", "send": "_, rs", "recv": "rd, _",
     "mfs": "rd, _", "mts": "_, rs", "nop": "", "unpkh.b": "rd, rs", "mac.b": "rd, rs, rt",
+    "packs.n": "rd, rs, rt", "unpkl.n": "rd, rs", "mac.n": "rd, rs, rt",
 }
 
 
@@ -401,8 +402,19 @@ def test_operand_order_follows_arch(key: str) -> None:
 def test_mac_counts() -> None:
     isa = load()
     for key, macs in {"mac.b": 4, "mac.h": 2, "mac.w": 1, "macsu.b": 4, "dot.h": 2,
-                      "macs.w": 1, "add.b": 0, "lw": 0}.items():
+                      "macs.w": 1, "add.b": 0, "lw": 0, "mac.n": 8, "macsu.n": 8, "macs.n": 8,
+                      "dot.n": 8, "dotsu.n": 8, "macl.n": 8, "maclh.n": 8}.items():
         assert isa.by_key[key].macs == macs, key
+
+
+def test_nibble_shift_ranges() -> None:
+    """ARCH.md §8: immediate shifts of 4-bit lanes take 0..3; packsr.n shifts its byte
+    lanes, 0..7 (decision `packsr`: 0..2W-1)."""
+    isa = load()
+    for key in ("slli.n", "srli.n", "srai.n", "srari.n", "srasi.n"):
+        assert isa.operand_range(isa.by_key[key], "sh") == (0, 3), key
+    assert isa.operand_range(isa.by_key["packsr.n"], "sh") == (0, 7)
+    assert isa.decode(isa.by_key["slli.n"].match | 4) is None
 
 
 def test_pseudos() -> None:

@@ -1,0 +1,13 @@
+# Nibble lanes (.n, g = 3: ARCH.md §8); words worked out by hand from the formats.
+        add.n r1, r2, r3                # = 0x07123000
+        splat.n r1, r2                  # = 0x07120011
+        slli.n r1, r2, 3                # = 0x43120003
+        srasi.n r1, r2, 3               # = 0x53120003
+        mac.n r4, r5, r6                # = 0x0b456000
+        macsu.n r4, r5, r6              # = 0x0b456001
+        macl.n r7, (r8)+, (r9)+         # = 0x0b789005
+        macl.n r7, (r8), (r9)+          # = 0x0b789006
+        packs.n r1, r2, r3              # = 0x0f123000
+        packsr.n r1, r2, r3, 7          # = 0x57123007
+        unpkl.n r4, r5                  # = 0x0f450001
+        unpkh.n r4, r5                  # = 0x0f450002

@@ -3,8 +3,9 @@
 The method of Zhu, Jiang et al. (2024), "CNN data quantization method based on
 reconfigurable array": a KL-divergence clipping threshold (``kl_threshold``), the best
 point position of a fixed-length word near it (``point_position``), stochastic rounding
-(``quantize``), per tensor at 8, 16 and 32 bits; ``pack`` lays the integers out in the
-machine's 32-bit words. See quant/README.md for the choices made.
+(``quantize``), per tensor at 4, 8, 16 and 32 bits (any width 4..32 for the search;
+``LANE_BITS``, the array's lane widths from isa/isa.toml, for packing); ``pack`` lays the
+integers out in the machine's 32-bit words. See quant/README.md for the choices made.
 """
 
 from ._checks import LANE_BITS

@@ -38,7 +38,8 @@ def model_size(
 ) -> dict[Any, dict[str, float]]:
     """Bytes of the parameters at each width against float32.
 
-    Returns ``{"float32": {...}, 8: {...}, 16: {...}, 32: {...}}``, each with ``bytes``,
+    Returns ``{"float32": {...}, 4: {...}, 8: {...}, ...}`` (by default every lane width
+    of the array, ``LANE_BITS``), each with ``bytes``,
     ``ratio`` (to float32), ``weight_bytes`` and ``bias_bytes``. Each tensor is packed into
     whole 32-bit words; biases stay ``bias_bits`` wide (int32 by default) at every width.
     """

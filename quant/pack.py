@@ -1,7 +1,8 @@
 """Lanes <-> 32-bit words, the layout of the array's memory.
 
-A word holds 4 lanes of 8 bits, 2 of 16 or 1 of 32; lane 0 is the least significant,
-each lane is two's complement, and the last word is padded with zero lanes. Built with
+A word holds ``32 // bits`` lanes of one of the array's lane widths (``LANE_BITS``, read
+from isa/isa.toml: 8 lanes of 4 bits, 4 of 8, 2 of 16 or 1 of 32); lane 0 is the least
+significant, each lane is two's complement, and the last word is padded with zero lanes. Built with
 shifts and masks on integers, so it does not depend on the host's byte order; a word in
 memory is then stored little-endian (``words.astype('<u4').tobytes()``).
 """
@@ -42,7 +43,8 @@ def pack(q: ArrayLike, bits: int) -> np.ndarray:
 
 
 def unpack(words: ArrayLike, bits: int, n: int) -> np.ndarray:
-    """The first ``n`` lanes of ``words`` as signed integers (int8 / int16 / int32)."""
+    """The first ``n`` lanes of ``words`` as signed integers (int8 for 4 and 8 bits, int16,
+    int32)."""
     b = check_bits(bits, LANE_BITS)
     count = check_int(n, "n")
     w = real_array(words, "words", allow_empty=True)

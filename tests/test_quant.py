@@ -434,7 +434,7 @@ def test_calibrator_and_model_size():
         cal.observe("conv1.output", np.maximum(rng.standard_normal((4, 8, 8, 8)) * 3, 0))
         cal.observe("dead", np.zeros(10))
     assert cal.names == ["conv1.input", "conv1.output", "dead"]
-    for bits in (8, 16, 32):
+    for bits in quant.LANE_BITS:
         fls = cal.point_positions(bits)
         ths = cal.thresholds(bits)
         assert fls["dead"] == 0 and ths["dead"] == 0.0
@@ -451,7 +451,8 @@ def test_calibrator_and_model_size():
     size = quant.model_size(params)
     n_w, n_b = 72 + 70, 18
     assert size["float32"]["bytes"] == 4 * (n_w + n_b)
-    for b in (8, 16, 32):
+    assert size[4]["weight_bytes"] == 4 * (9 + 9)  # 72 and 70 nibbles: 9 words each
+    for b in quant.LANE_BITS:
         words = math.ceil(72 * b / 32) + math.ceil(70 * b / 32)
         assert size[b]["weight_bytes"] == 4 * words
         assert size[b]["bias_bytes"] == 4 * n_b  # biases stay int32
@@ -477,6 +478,96 @@ def test_calibrate_runs_a_network_over_batches():
         assert fls["fc.weight"] == quant.point_position(w, bits)
         assert fls["fc.input"] == res.calibrator.point_positions(bits)["fc.input"]
     assert res.sizes[8]["bias_bytes"] == 16
+
+
+# ----------------------------------------------------------------------------- 4 bits
+# ARCH.md §8: a 4-bit tensor is an int8 array with values -8..7, packed 8 lanes a word.
+
+def test_four_bit_pack_layout_of_arch():
+    q = np.array([1, 2, 3, -1, 0, 0, 0, -8], np.int8)
+    assert quant.pack(q, 4).tolist() == [0x8000F321]
+    back = quant.unpack(np.array([0x8000F321], np.uint32), 4, 8)
+    assert back.dtype == np.int8 and back.tolist() == q.tolist()
+    assert quant.lanes_per_word(4) == 8
+    assert quant.pack(np.array([7, -8, 5]), 4).tolist() == [0x00000587]  # zero lanes pad
+    assert quant.pack(np.arange(-8, 8), 4).tolist() == [0xFEDCBA98, 0x76543210]
+    for bad in (8, -9, 127):
+        with pytest.raises(ValueError, match="4-bit range -8..7"):
+            quant.pack(np.array([0, bad]), 4)
+
+
+def test_four_bit_rounding_known_answers():
+    x = np.array([0.3, -1.0, 5.0, -5.0, 0.124, 0.125, -0.125, 1.625])
+    q = quant.quantize(x, 4, 2, "nearest")  # x * 4 = 1.2 -4 20 -20 0.496 0.5 -0.5 6.5
+    assert q.dtype == np.int8
+    assert q.tolist() == [1, -4, 7, -8, 0, 1, 0, 7]
+    s = quant.quantize(x, 4, 2, "stochastic", rng=3)
+    assert s.dtype == np.int8
+    assert s.tolist()[1:4] == [-4, 7, -8]  # exact and saturated values do not move
+    assert s[0] in (1, 2) and s[4] in (0, 1) and s[7] in (6, 7)  # floor or ceil
+
+
+@few
+@given(st.integers(-8, 6), st.floats(0.01, 0.99), st.integers(-3, 6),
+       st.integers(0, 2**32 - 1))
+def test_four_bit_stochastic_rounding_is_unbiased(k, frac, fl, seed):
+    # as test_stochastic_rounding_is_unbiased, inside the 4-bit range -8..7
+    n = 50_000
+    x = np.full(n, math.ldexp(k + frac, -fl))
+    q = quant.quantize(x, 4, fl, "stochastic", rng=seed)
+    assert q.min() >= -8 and q.max() <= 7
+    y = math.ldexp(float(x[0]), fl)
+    f = y - math.floor(y)
+    assert abs(q.astype(np.float64).mean() - y) <= 5 * math.sqrt(f * (1 - f) / n) + 1e-12
+
+
+def test_four_bit_point_position_known_answers():
+    # the largest fl with T * 2**fl <= 7
+    for t, fl in [(1.0, 2), (7.0, 0), (7.5, -1), (0.4, 4), (3.5, 1), (3.6, 0)]:
+        assert quant.fl_from_threshold(t, 4) == fl, t
+    x = np.array([0.9, -0.3, 0.05])
+    assert quant.point_position(x, 4, "max", search=0) == 2  # 0.9 * 4 = 3.6 <= 7 < 7.2
+    assert quant.max_value(4, 2) == 1.75
+
+
+def test_four_bit_kl_threshold_has_eight_levels_and_clips_harder():
+    """KL at 4 bits searches cuts of 8 levels (2^(bits-1), as 128 at 8 bits); on a normal
+    tensor with far outliers it clips at least as hard as at 8 bits."""
+    assert quant.levels_for(4, 2048) == 8 and quant.levels_for(8, 2048) == 128
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(200_000)
+    x[:20] = 40.0
+    h = quant.AbsHistogram(2048).add(x)
+    div = quant.kl_divergences(h.kl_counts(True), 8)
+    want = min((8 + int(np.argmin(div))) * h.width, h.amax)
+    t4, t8 = quant.kl_threshold(x, 4), quant.kl_threshold(x, 8)
+    assert t4 == want
+    assert t4 <= t8 < 10.0
+
+
+def test_calibrate_at_four_bits():
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((6, 5)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+
+    def forward(batch):
+        return {"fc.input": batch, "fc.output": np.maximum(batch @ w.T + b, 0)}
+
+    batches = [rng.standard_normal((32, 5)) * s for s in (1.0, 2.0)]
+    res = quant.calibrate(forward, batches, {"fc.weight": w, "fc.bias": b},
+                          bits=(32, 16, 8, 4), method="max", search=0)
+    assert set(res.fl) == {32, 16, 8, 4}
+    assert res.fl[4]["fc.weight"] == quant.fl_from_threshold(float(np.abs(w).max()), 4)
+    for name, fl4 in res.fl[4].items():
+        fl8 = res.fl[8][name]
+        assert fl8 - 5 <= fl4 <= fl8 - 4, name  # 4 bits fewer, one more near 2**k
+    assert res.sizes[4]["weight_bytes"] == 4 * math.ceil(30 * 4 / 32)  # 30 nibbles, 4 words
+    assert res.sizes[4]["bias_bytes"] == 4 * 6  # biases stay int32
+    kl = quant.calibrate(forward, batches, {"fc.weight": w, "fc.bias": b}, bits=(4,))
+    for name, fl in kl.fl[4].items():
+        t = (quant.threshold(w, 4, "kl") if name == "fc.weight"
+             else kl.calibrator.thresholds(4)[name])
+        assert math.ldexp(t, fl) <= 7, name  # the threshold fits in 4 bits
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -1,150 +1,665 @@
-"""conv2d and linear: the host side of kernels/conv.s."""
+"""The host side of kernels/conv.s: plan a conv layer, build its weights and descriptor.
+
+A compiler (net/compile.py) uses it as
+
+    layer = ConvLayer(c, k, kh, kw, stride=..., pad=..., groups=..., bits=8, out_bits=8,
+                      shift=9, relu=True)
+    plan = plan_conv(layer, x_place, y_place, rows=4, cols=4)   # machine params optional
+    blob = plan.weights(w, b)            # uint32 words: the layer's parameter image part
+    launch = plan.launch(weights_addr, scratch_addr, seed=...)   # plan.scratch_bytes of GM
+
+and the standalone drivers `conv2d` and `linear` below do the same for one layer.
+
+The plan decides the channel tile T (output channels whose weights sit in a PE's LM
+at once), the reduction passes (kernel rows, or input channel ranges of one row, when
+a tile's weights and two fields do not fit LM) and the LM layout, by estimating the
+cycles of each choice that fits.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pearray.emu.machine import machine_defaults
 
-from .layout import check_int_tensor, pack_rows, strips, unpack_rows, weight_rows
-from .runner import (
-    GmLayout,
+from .launch import Launch, program, program_key
+from .place import Place, pad4
+from .standalone import (
+    GmPlan,
     KernelResult,
-    launch_records,
-    run_kernel,
-    seed_word,
+    check_bits,
+    check_int_tensor,
+    pack_lanes,
+    run_plan,
+    splat,
     stats,
-    width_flags,
 )
 
 ROUNDING = ("nearest", "stochastic")
+OVERFLOW = ("wrap", "error")
+
+# conv.s's descriptor layout (kept in step with its .equ names: checked on first use)
+HW, PW, RW = 32, 12, 12
+MAXPASS = 1024  # how far the planner splits a reduction
+EPI_RAW = 32
+# cost model (cycles), measured on conv.s: per pixel beside its blocks, per segment pass
+PIXEL_CYCLES = 48
+PASS_CYCLES = 150
 
 
-def requant_flags(out_shift: int | None, relu: bool, rounding: str, bits: int) -> dict[str, int]:
-    """The .equ flags of the requantisation epilogue (width.inc's REQ1 and STORE4)."""
-    if rounding not in ROUNDING:
-        raise ValueError(f"rounding must be one of {ROUNDING}, not {rounding!r}")
-    if out_shift is not None and not (isinstance(out_shift, int | np.integer)
-                                      and 0 <= out_shift <= 31):
-        raise ValueError(f"out_shift must be None or an integer 0..31, not {out_shift!r}")
-    req = out_shift is not None
-    out_bits = bits if req else 32
-    return {
-        "NEAREST": int(req and rounding == "nearest"),
-        "STOCH": int(req and rounding == "stochastic"),
-        "RELU": int(bool(relu)),
-        "SHIFT": int(out_shift or 0),
-        **width_flags(out_bits, "PACK"),
-        "OW": 4 * out_bits // 32,
-    }
+@dataclass(frozen=True)
+class ConvLayer:
+    """A conv layer's integer semantics (docs/network.md section 2).
+
+    `shift=None` outputs the raw int32 accumulator (then out_bits must be 32)."""
+
+    c: int
+    k: int
+    kh: int
+    kw: int
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+    groups: int = 1
+    bits: int = 8
+    out_bits: int = 8
+    shift: int | None = None
+    relu: bool = False
+    clip: int | None = None
+    rounding: str = "nearest"
+
+    def __post_init__(self) -> None:
+        for name in ("c", "k", "kh", "kw", "groups"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, not {v!r}")
+        st = self.stride
+        st = (st, st) if isinstance(st, int | np.integer) else tuple(st)
+        if len(st) != 2 or any(isinstance(s, bool) or not isinstance(s, int | np.integer)
+                               or s < 1 for s in st):
+            raise ValueError(f"stride must be a positive integer or a pair, not {self.stride!r}")
+        object.__setattr__(self, "stride", (int(st[0]), int(st[1])))
+        object.__setattr__(self, "pad", pad4(self.pad))
+        check_bits(self.bits)
+        check_bits(self.out_bits, "out_bits")
+        if self.c % self.groups or self.k % self.groups:
+            raise ValueError(f"groups={self.groups} must divide the input ({self.c}) and output "
+                             f"({self.k}) channels")
+        if self.rounding not in ROUNDING:
+            raise ValueError(f"rounding must be one of {ROUNDING}, not {self.rounding!r}")
+        if self.shift is None:
+            if self.out_bits != 32:
+                raise ValueError("a layer without requantisation (shift=None) outputs int32: "
+                                 "out_bits must be 32")
+        elif (isinstance(self.shift, bool) or not isinstance(self.shift, int | np.integer)
+              or not 0 <= self.shift <= 31):
+            raise ValueError(f"shift must be None or an integer 0..31, not {self.shift!r}")
+        if self.clip is not None:
+            hi = (1 << (self.out_bits - 1)) - 1
+            lo = 0 if self.relu else -(1 << (self.out_bits - 1))
+            if not (isinstance(self.clip, int | np.integer) and lo <= self.clip <= hi):
+                raise ValueError(f"clip must be an integer in {lo}..{hi}, not {self.clip!r}")
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        """Output height and width for an h x w input."""
+        pt, pl, pb, pr = self.pad
+        sy, sx = self.stride
+        hp, wp = h + pt + pb, w + pl + pr
+        if hp < self.kh or wp < self.kw:
+            raise ValueError(f"kernel {self.kh}x{self.kw} larger than the padded input "
+                             f"{hp}x{wp}")
+        return (hp - self.kh) // sy + 1, (wp - self.kw) // sx + 1
+
+    @property
+    def variant(self) -> dict[str, int]:
+        return {"STOCH": int(self.shift is not None and self.rounding == "stochastic"),
+                "RELU": int(bool(self.relu)), "CLIP": int(self.clip is not None)}
+
+    @property
+    def epilogue(self) -> int:
+        """Which of conv.s's block-loop copies ends the last pass: the shift, or raw."""
+        if self.shift is None:
+            return 0 if (self.relu or self.clip is not None) else EPI_RAW
+        return int(self.shift)
 
 
-def tile_width(lm_size: int, r: int, wo: int, ow: int, stride: int, kw: int, dw: int) -> int:
-    """Output pixels of a row conv.s computes from one strip buffer: as many as LM holds
-    beside the launch record, biases, weights, and results (at most the whole row);
-    0 if not even one fits."""
-    def lm_need(t: int) -> int:
-        return 64 + 16 * r + 4 * t * ow + 2 * 4 * ((t - 1) * stride + kw) * dw
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the reduction: kernel rows dy0..dy1-1, field channels c0..c1-1."""
 
-    t = wo
-    while t and lm_need(t) > lm_size:
-        t -= 1
-    return t
+    dy0: int
+    dy1: int
+    c0: int
+    c1: int
+    words: int  # field words R
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, stride: int = 1,
-           pad: int = 0, bits: int = 8, out_shift: int | None = None, relu: bool = False,
-           rounding: str = "nearest", seed: int = 1, rows: int = 4, cols: int = 4
-           ) -> KernelResult:
-    """2-D correlation of x (C, H, W) with w (K, C, kh, kw) on the array.
+@dataclass
+class ConvPlan:
+    """How conv.s runs one layer on one array: tiles, passes, LM layout, per-PE ranges."""
 
-    With out_shift=None, `y` is the int32 accumulator (K, Ho, Wo), equal to integer
-    correlation; with a shift it is requantised to `bits` (round half up, or
-    stochastic rounding from the PEs' LFSRs seeded with `seed`), ReLU'd if asked.
-    A batch x (N, C, H, W) runs as one kernel and gives y (N, K, Ho, Wo).
-    """
-    width_flags(bits)
-    batched = np.ndim(x) == 4
-    x = check_int_tensor(x, "x", 4 if batched else 3, bits)
-    if not batched:
-        x = x[None]
-    w = check_int_tensor(w, "w", 4, bits)
-    k, c, kh, kw = w.shape
-    n = x.shape[0]
-    if x.shape[1] != c:
-        raise ValueError(f"x has {x.shape[1]} channels, w expects {c}")
-    if b is None:
-        b = np.zeros(k, np.int64)
-    b = check_int_tensor(b, "b", 1, 32)
-    if b.shape != (k,):
-        raise ValueError(f"b must have shape ({k},), got {b.shape}")
-    if not (isinstance(stride, int) and stride >= 1 and isinstance(pad, int) and pad >= 0):
-        raise ValueError("stride must be an integer >= 1 and pad an integer >= 0")
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    hp, wp = xp.shape[2:]
-    if hp < kh or wp < kw:
-        raise ValueError(f"kernel {kh}x{kw} larger than the padded input {hp}x{wp}")
-    ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
-    lanes = 32 // bits
-    kb = -(-k // 4)
-    flags = requant_flags(out_shift, relu, rounding, bits)
+    layer: ConvLayer
+    x: Place
+    y: Place
+    rows: int
+    cols: int
+    params: dict[str, int]
+    m: int  # groups merged into one (block-diagonal weights)
+    t: int  # output channels of a tile
+    passes: list[Pass]
+    dbw: bool  # two weight buffers: the next segment's weights prefetched
+    stagger: bool  # PE ranges shifted so that the PEs change tiles at different times
+    estimate: int  # estimated cycles
+    ho: int = field(init=False)
+    wo: int = field(init=False)
 
-    xs = strips(xp, kh, stride, ho, bits)  # (N*HO, WP, DW)
-    dw = xs.shape[-1]
-    r = kw * dw
+    def __post_init__(self) -> None:
+        self.ho, self.wo = self.y.h, self.y.w
+
+    # ---- shapes
+    @property
+    def ng(self) -> int:
+        return self.layer.groups // self.m
+
+    @property
+    def cf(self) -> int:
+        return self.m * (self.layer.c // self.layer.groups)
+
+    @property
+    def kf(self) -> int:
+        return self.m * (self.layer.k // self.layer.groups)
+
+    @property
+    def tpg(self) -> int:
+        return -(-self.kf // self.t)
+
+    @property
+    def nbt(self) -> int:
+        return self.t // 4
+
+    @property
+    def kl(self) -> int:
+        return self.kf - (self.tpg - 1) * self.t
+
+    @property
+    def ntiles(self) -> int:
+        return self.ng * self.tpg
+
+    @property
+    def npix(self) -> int:
+        return self.x.n * self.ho * self.wo
+
+    @property
+    def blob_words(self) -> int:
+        """Words of one tile's blob: biases, then each pass's blocks."""
+        return 4 * self.nbt + sum(16 * self.nbt * p.words for p in self.passes) // 4
+
+    @property
+    def weight_bytes(self) -> int:
+        return 4 * self.ntiles * self.blob_words
+
+    @property
+    def descriptor_words(self) -> int:
+        return HW + RW * self.rows * self.cols + PW * len(self.passes)
+
+    @property
+    def program_key(self) -> tuple:
+        lay = self.layer
+        return program_key("conv", lay.bits, lay.out_bits, **lay.variant)
+
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each PE's first unit and unit count (in (tile, image, pixel) order)."""
+        return ranges(self.ntiles * self.npix, self.rows * self.cols, self.npix, self.stagger)
+
+    @property
+    def scratch_per_pe(self) -> int:
+        if len(self.passes) == 1:
+            return 0
+        _, count = self.ranges()
+        return int(min(int(count.max()), self.npix)) * 16 * self.nbt
+
+    @property
+    def scratch_bytes(self) -> int:
+        """GM bytes of int32 partial sums the launch needs (0 without passes)."""
+        return self.scratch_per_pe * self.rows * self.cols
+
+    def lm_layout(self) -> dict[str, int]:
+        return lm_layout(self.params["lm_free"], self.nbt,
+                         max(p.words for p in self.passes), len(self.passes) > 1, self.dbw)
+
+    # ---- the parameter image
+    def weights(self, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """The layer's weights and biases in conv.s's layout (uint32 words): per tile, its
+        T biases (int32), then per pass its blocks of 4 channels, their field rows
+        interleaved word by word."""
+        lay = self.layer
+        cg, kg = lay.c // lay.groups, lay.k // lay.groups
+        w = check_int_tensor(w, "w", 4, lay.bits)
+        if w.shape != (lay.k, cg, lay.kh, lay.kw):
+            raise ValueError(f"w must have shape {(lay.k, cg, lay.kh, lay.kw)}, got {w.shape}")
+        if b is None:
+            b = np.zeros(lay.k, np.int64)
+        b = check_int_tensor(b, "b", 1, 32)
+        if b.shape != (lay.k,):
+            raise ValueError(f"b must have shape ({lay.k},), got {b.shape}")
+        m, ng, cf, kf = self.m, self.ng, self.cf, self.kf
+        # block-diagonal weights of each merged group, in field order (dy, dx, c)
+        wf = np.zeros((ng, kf, lay.kh, lay.kw, cf), np.int64)
+        wg = w.reshape(ng, m, kg, cg, lay.kh, lay.kw).transpose(0, 1, 2, 4, 5, 3)
+        for j in range(m):
+            wf[:, j * kg:(j + 1) * kg, :, :, j * cg:(j + 1) * cg] = wg[:, j]
+        kp = self.tpg * self.t
+        wf = np.concatenate([wf, np.zeros((ng, kp - kf) + wf.shape[2:], np.int64)], axis=1)
+        bias = np.zeros((ng, kp), np.int64)
+        bias[:, :kf] = b.reshape(ng, kf)
+        parts = [(bias.reshape(ng, self.tpg, self.t) & 0xFFFFFFFF).astype(np.uint32)]
+        for p in self.passes:
+            vals = wf[:, :, p.dy0:p.dy1, :, p.c0:p.c1].reshape(ng, kp, -1)
+            words = pack_lanes(vals, lay.bits)
+            words = np.concatenate([words, np.zeros(words.shape[:2] + (p.words - words.shape[2],),
+                                                    np.uint32)], axis=2)
+            blocks = words.reshape(ng, self.tpg, self.nbt, 4, p.words).transpose(0, 1, 2, 4, 3)
+            parts.append(blocks.reshape(ng, self.tpg, -1))
+        return np.concatenate(parts, axis=2).reshape(-1)
+
+    def descriptor(self, weights_addr: int, scratch_addr: int = 0) -> np.ndarray:
+        """conv.s's descriptor: the header, one record per PE, the pass records."""
+        lay, x, y = self.layer, self.x, self.y
+        if weights_addr % 4 or scratch_addr % 4:
+            raise ValueError("weights and scratch must be word aligned")
+        if self.scratch_bytes and not scratch_addr:
+            raise ValueError(f"this plan needs {self.scratch_bytes} bytes of scratch")
+        b, ob = lay.bits // 8, lay.out_bits // 8
+        sy, sx = lay.stride
+        pt, pl, _, _ = lay.pad
+        lm = self.lm_layout()
+        ho, wo = self.ho, self.wo
+        inb = x.pixel_addr(0, -pt, -pl)
+        outb = y.pixel_addr(0, 0, 0)
+        t4b = 16 * self.nbt
+        blob = 4 * self.blob_words
+        pes = self.rows * self.cols
+        h = np.array([
+            self.npix, wo, ho, inb,
+            sx * x.ps, sy * x.rs - wo * sx * x.ps, x.image_stride - ho * sy * x.rs,
+            outb, y.ps, y.rs - wo * y.ps, y.image_stride - ho * y.rs,
+            self.tpg, self.cf * b, self.kf * ob - self.tpg * self.t * ob, self.t * ob,
+            self.nbt, -(-self.kl // 4), (1 << 16) | self.t * ob, (1 << 16) | self.kl * ob,
+            blob, len(self.passes), lay.epilogue,
+            splat(lay.clip if lay.clip is not None else 0, lay.out_bits),
+            lm["wb0"], lm["wb1"], lm["f0"], lm["f0"] ^ lm["f1"], lm["psoff"], lm["roff"], t4b,
+            4 * (HW + RW * pes), int(self.dbw),
+        ], np.int64)
+        assert len(h) == HW
+        prec = np.zeros((len(self.passes), PW), np.int64)
+        woff = t4b
+        merged = x.c == x.c_total and self.ng == 1
+        for i, p in enumerate(self.passes):
+            cc = p.c1 - p.c0
+            ndy = p.dy1 - p.dy0
+            if merged and cc == self.cf:  # whole pixels: ndy rows of kw pixels, one dma2d
+                nf, shape, dss, dds = 1, (ndy << 16) | lay.kw * x.ps, x.rs, lay.kw * x.ps
+                sstep, dstep = 0, 0
+            elif lay.kw == 1:  # one run a row
+                nf, shape, dss, dds = 1, (ndy << 16) | cc * b, x.rs, cc * b
+                sstep, dstep = 0, 0
+            else:  # a dma2d a kernel row: kw runs of the channel range
+                nf, shape, dss, dds = ndy, (lay.kw << 16) | cc * b, x.ps, cc * b
+                sstep, dstep = x.rs, lay.kw * cc * b
+            prec[i] = [
+                p.words, 0 if i == 0 else woff, 16 * p.words, t4b if i == 0 else 0,
+                0 if i == 0 else t4b, p.dy0 * x.rs + p.c0 * b, nf, shape, sstep, dstep,
+                dss, dds,
+            ]
+            woff += 16 * self.nbt * p.words
+        start, count = self.ranges()
+        t, pix = np.divmod(start, self.npix)
+        n, rest = np.divmod(pix, ho * wo)
+        oy, ox = np.divmod(rest, wo)
+        g, sub = np.divmod(t, self.tpg)
+        rec = np.zeros((len(start), RW), np.int64)
+        rec[:, 0] = count
+        rec[:, 1] = sub
+        rec[:, 2] = weights_addr + t * blob
+        rec[:, 3] = g * self.cf * b
+        rec[:, 4] = (g * self.kf + sub * self.t) * ob
+        rec[:, 5] = pix
+        rec[:, 6] = wo - ox
+        rec[:, 7] = ho - oy
+        rec[:, 8] = inb + n * x.image_stride + oy * sy * x.rs + ox * sx * x.ps
+        rec[:, 9] = outb + n * y.image_stride + oy * y.rs + ox * y.ps
+        rec[:, 10] = scratch_addr + np.arange(len(start)) * self.scratch_per_pe
+        words = np.concatenate([h, rec.ravel(), prec.ravel()])
+        return (words & 0xFFFFFFFF).astype(np.uint32)
+
+    def launch(self, weights_addr: int, scratch_addr: int = 0, seed: int = 1,
+               name: str = "") -> Launch:
+        """The launch of this layer, its weights (plan.weights) at weights_addr."""
+        return Launch(self.program_key, self.descriptor(weights_addr, scratch_addr), seed,
+                      name=name or "conv")
+
+
+def ranges(units: int, pes: int, npix: int, stagger: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced contiguous ranges of units, one per PE: first unit and count.
+
+    Staggered, PE p's range starts p/P of a tile's pixels later (the last PE's
+    shorter), so that PEs whose ranges would cover whole tiles do not all fetch
+    their next tile's weights in the same cycles."""
+    p = np.arange(pes)
+    base, rem = divmod(units, pes)
+    start = p * base + np.minimum(p, rem)
+    if stagger:
+        start = start + np.where(p > 0, (p * npix) // pes % npix, 0)
+        start = np.minimum(start, units)
+    count = np.diff(np.append(start, units))
+    return start, count
+
+
+def lm_layout(lm_free: int, nbt: int, max_r: int, sums: bool, dbw: bool) -> dict[str, int]:
+    """conv.s's LM buffers: one or two weight buffers (bias first), two pixel buffers
+    (field, sums to start from: the bias or the partial sums, results); `end` is the
+    first free byte."""
+    t4b = 16 * nbt
+    wsize = t4b + 16 * nbt * max_r
+    wb0 = lm_free
+    wb1 = wb0 + wsize if dbw else wb0
+    f0 = wb1 + wsize
+    psoff = 4 * max_r
+    roff = psoff + t4b  # the bias (pass 0) or the partial sums
+    fsize = roff + t4b
+    return {"wb0": wb0, "wb1": wb1, "f0": f0, "f1": f0 + fsize, "psoff": psoff, "roff": roff,
+            "end": f0 + 2 * fsize}
+
+
+def _field_words(ndy: int, kw: int, cc: int, bits: int) -> int:
+    return -(-ndy * kw * cc * bits // 32)
+
+
+def _pass_splits(lay: ConvLayer, cf: int):
+    """Ways to split the reduction, fewest passes first: none, by kernel rows, then
+    by input channel ranges of one row (a generator: the planner stops early)."""
+    seen = set()
+    for ndy in range(lay.kh, 0, -1):
+        n = -(-lay.kh // ndy)
+        if n in seen:
+            continue
+        seen.add(n)
+        yield [Pass(d, min(d + ndy, lay.kh), 0, cf,
+                    _field_words(min(d + ndy, lay.kh) - d, lay.kw, cf, lay.bits))
+               for d in range(0, lay.kh, ndy)]
+    last = cf
+    for parts in range(2, cf + 1):
+        cc = -(-cf // parts)
+        if cc == last or lay.kh * -(-cf // cc) > MAXPASS:
+            continue
+        last = cc
+        yield [Pass(dy, dy + 1, c0, min(c0 + cc, cf),
+                    _field_words(1, lay.kw, min(c0 + cc, cf) - c0, lay.bits))
+               for dy in range(lay.kh) for c0 in range(0, cf, cc)]
+
+
+def _merge(lay: ConvLayer) -> int:
+    """How many groups to merge into one with block-diagonal weights: enough that a
+    block of 4 output channels is filled (depthwise: 4 channels a block)."""
+    kg = lay.k // lay.groups
+    if kg >= 4:
+        return 1
+    best = 1
+    for m in range(1, lay.groups + 1):
+        if lay.groups % m == 0 and m * kg <= 4:
+            best = m
+    return best
+
+
+_symbols_checked = False
+
+
+def _lm_free() -> int:
+    """conv.s's first free LM byte (and a check that this file's descriptor layout is
+    the kernel's)."""
+    global _symbols_checked
+    prog = program(program_key("conv", 8, 8, STOCH=0, RELU=0, CLIP=0))
+    sym = prog.symbols
+    if not _symbols_checked:
+        got = (sym["HW"], sym["PW"], sym["RW"])
+        if got != (HW, PW, RW):
+            raise RuntimeError(f"conv.py's descriptor layout {(HW, PW, RW)} is not "
+                               f"conv.s's {got}")
+        _symbols_checked = True
+    return int(sym["LMFREE"])
+
+
+def _epilogue_cycles(lay: ConvLayer) -> int:
+    """Cycles of the epilogue of a block of 4 channels (width.inc's REQUANT4)."""
+    clamps = int(bool(lay.relu)) + int(lay.clip is not None)
+    stoch = lay.shift is not None and lay.rounding == "stochastic"
+    if lay.out_bits == 8:
+        return (6 if stoch else 2) + 1 + clamps + 1
+    if lay.out_bits == 16:
+        return (6 if stoch else 2) + 2 * clamps + 2
+    return 4 + 4 * clamps + 4
+
+
+def _estimate(lay: ConvLayer, passes: list[Pass], nb: int, kf: int, t: int, ng: int,
+              npix: int, pes: int, port: int, dbw: bool, stagger: bool) -> float:
+    """Estimated cycles of a tiling: the slowest PE's compute and its waits for DMA.
+
+    Per PE, its segments (its units of one tile) run every pass; a pixel computes
+    nb blocks.  The GM port serves transfers in issue order (decision `dma`), so
+    when every PE issues its transfers at about the same time they take turns: a
+    pixel takes the longer of its compute and the round of every PE's transfers,
+    and weights fetched by every PE at once (the first ones, or tile changes in the
+    same cycles) wait for everybody's."""
+    tpg = -(-kf // t)
+    ntiles = ng * tpg
+    units = ntiles * npix
+    start, count = ranges(units, pes, npix, stagger)
+    busy = int((count > 0).sum())
+    nbl = -(-(kf - (tpg - 1) * t) // 4)
+    blk = 6 + _epilogue_cycles(lay)
+    aligned = len(set((start % npix).tolist())) == 1 and len(set(count.tolist())) == 1
+
+    def pixel(nbt: int, i: int, p: Pass) -> float:
+        cyc = nbt * (4 * p.words + blk) + PIXEL_CYCLES
+        words = p.words + (p.dy1 - p.dy0) + (4 * nbt if i else 0)
+        return max(cyc, busy * (3 + words / port + (3 if i else 0)))
+
+    def weights(nbt: int, i: int, p: Pass) -> float:
+        return 4 * nbt * p.words + (4 * nbt if i == 0 else 0) + 10
+
+    first_all = 0.0
+    for u0, n in zip(start.tolist(), count.tolist(), strict=True):
+        if n:
+            tile = u0 // npix
+            nbt = nbl if tile % tpg == tpg - 1 else nb
+            first_all += weights(nbt, 0, passes[0])
+    worst = 0.0
+    for u0, n in zip(start.tolist(), count.tolist(), strict=True):
+        total, u, first = first_all / port, u0, True
+        while n > 0:
+            tile, pix = divmod(u, npix)
+            seg = min(n, npix - pix)
+            nbt = nbl if tile % tpg == tpg - 1 else nb
+            for i, p in enumerate(passes):
+                cyc = pixel(nbt, i, p)
+                total += seg * cyc + PASS_CYCLES
+                if first:
+                    first = False
+                    continue
+                fetch = weights(nbt, i, p) * (busy / port if aligned else 1.0)
+                total += max(0.0, fetch + p.words - cyc) if dbw else fetch + p.words
+            u += seg
+            n -= seg
+        worst = max(worst, total)
+    return worst
+
+
+def plan_conv(layer: ConvLayer, x: Place, y: Place, rows: int = 4, cols: int = 4,
+              **machine: int) -> ConvPlan:
+    """Plan a conv layer from place x into place y on a rows x cols array (machine
+    parameters as Machine takes them; isa.toml's by default)."""
+    params = {**machine_defaults(), **machine}
+    params["lm_free"] = _lm_free()
+    lay = layer
+    if x.bits != lay.bits or y.bits != lay.out_bits:
+        raise ValueError(f"places at {x.bits} -> {y.bits} bits for a {lay.bits} -> "
+                         f"{lay.out_bits}-bit layer")
+    if x.c != lay.c or y.c != lay.k:
+        raise ValueError(f"places of {x.c} -> {y.c} channels for a {lay.c} -> {lay.k} layer")
+    ho, wo = lay.out_size(x.h, x.w)
+    if (y.n, y.h, y.w) != (x.n, ho, wo):
+        raise ValueError(f"output place {y.n}x{y.h}x{y.w}, the layer gives {x.n}x{ho}x{wo}")
+    for side, need, have in zip("top left bottom right".split(), lay.pad, x.pad, strict=True):
+        if have < need:
+            raise ValueError(f"the input place's {side} border ({have}) is narrower than the "
+                             f"layer's padding ({need})")
+    if not (1 <= rows <= 16 and 1 <= cols <= 16):
+        raise ValueError(f"array of {rows}x{cols} PEs: rows and cols must be 1..16")
+    m = _merge(lay)
+    cf = m * (lay.c // lay.groups)
+    kf = m * (lay.k // lay.groups)
+    ng = lay.groups // m
     pes = rows * cols
-    limits = machine_defaults()
-    tw = tile_width(limits["lm_size"], r, wo, flags["OW"], stride, kw, dw)
-    if tw == 0:
-        raise ValueError(f"this layer needs more LM per PE than the {limits['lm_size']} bytes "
-                         f"the PEs have: 4 channels of weights ({16 * r} bytes) and two "
-                         f"strips of one output pixel ({8 * kw * dw} bytes)")
-    bias = np.zeros(4 * kb, np.int64)
-    bias[:k] = b
-    blocks = weight_rows(w, 4 * kb, bits).reshape(kb, 4 * r)
-    blob = np.concatenate([np.concatenate([bias.reshape(kb, 4).astype(np.uint32), blocks],
-                                          axis=1).ravel(), xs.ravel()])
-    stage = int(4 * len(blob) <= limits["sm_size"])  # else every PE reads GM itself
-    gm = GmLayout()
-    out_words = kb * n * ho * wo * flags["OW"]
-    params = {
-        **width_flags(bits), **flags, "DW": dw, "R": r, "WP": wp, "WO": wo, "HO": n * ho,
-        "STRIDE": stride, "KB": kb, "KW": kw, "TW": tw, "SEED_A": seed_word(seed),
-        "STAGE": stage,
-        "BLOB": gm.put(blob), "YADDR": gm.reserve(out_words),
-    }
-    records = launch_records(kb * n * ho * wo, pes, n * ho, wo, params["BLOB"],
-                             len(blob) if stage else 0, limits["sm_base"], params["YADDR"],
-                             flags["OW"])
-    machine, result = run_kernel("conv.s", params, gm, rows, cols, lm_args=records)
-    words = machine.read(params["YADDR"], out_words, np.uint32).reshape(kb, n, ho, wo, -1)
-    words = words.transpose(1, 2, 3, 0, 4).reshape(n, ho, wo, kb * flags["OW"])
+    npix = x.n * ho * wo
+    port = params["gm_port_words"]
+    best: tuple[float, int, list[Pass], bool, bool] | None = None
+    tried = 0
+    for passes in _pass_splits(lay, cf):
+        if best is not None:
+            tried += 1
+            if tried > 2:
+                break
+        max_r = max(p.words for p in passes)
+        piece = max((p.c1 - p.c0) * lay.bits // 8 * lay.kw for p in passes)
+        if piece > 0xFFFF:
+            continue
+        sums = len(passes) > 1
+        for t in range(4, -(-kf // 4) * 4 + 1, 4):
+            nb = t // 4
+            fits = [dbw for dbw in (True, False)
+                    if lm_layout(params["lm_free"], nb, max_r, sums, dbw)["end"]
+                    <= params["lm_size"]]
+            if not fits:
+                break
+            for stagger in (False, True):
+                est = _estimate(lay, passes, nb, kf, t, ng, npix, pes, port, fits[0],
+                                stagger)
+                if best is None or est < best[0] * 0.995:
+                    best = (est, t, passes, fits[0], stagger)
+        if best is not None and best[2] is passes and len(passes) == 1:
+            break  # the reduction fits without passes: no need to split it
+    if best is None:
+        raise ValueError(
+            f"this layer does not fit a PE's {params['lm_size']}-byte LM even split into "
+            f"{MAXPASS} passes ({lay.c} channels at {lay.bits} bits, kernel {lay.kh}x{lay.kw})")
+    est, t, passes, dbw, stagger = best
+    return ConvPlan(lay, x, y, rows, cols, params, m, t, passes, dbw, stagger, int(est))
+
+
+# ----------------------------------------------------------------------------- standalone
+def _check_overflow(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> None:
+    """ValueError if some accumulator could leave int32 (the worst case over any input
+    of x's range of magnitudes: sum |w| * max |x| + |b|)."""
+    xmax = int(np.abs(x).max()) if x.size else 0
+    wsum = np.abs(w).reshape(w.shape[0], -1).sum(axis=1)
+    babs = np.zeros_like(wsum) if b is None else np.abs(b)
+    worst = max((int(s) * xmax + int(bb) for s, bb in zip(wsum, babs, strict=True)),
+                default=0)
+    if worst > 2**31 - 1:
+        raise ValueError(f"an accumulator may reach {worst}, beyond int32 "
+                         f"(overflow='wrap' lets it wrap)")
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+           stride: int | tuple[int, int] = 1, pad: int | tuple[int, ...] = 0, groups: int = 1,
+           bits: int = 8, out_bits: int | None = None, out_shift: int | None = None,
+           relu: bool = False, clip: int | None = None, rounding: str = "nearest",
+           seed: int = 1, rows: int = 4, cols: int = 4, overflow: str = "wrap",
+           **machine: int) -> KernelResult:
+    """2-D correlation of x (C, H, W) or a batch (N, C, H, W) with w (K, C/groups, kh, kw)
+    on the array, as one launch of kernels/conv.s.
+
+    With out_shift=None, `y` is the int32 accumulator (wrapping mod 2^32); with a shift
+    it is requantised to out_bits (default: bits) with round half up or stochastic
+    rounding (seeded by `seed`), ReLU'd and clipped at `clip` if asked.  `pad` is an int
+    or (top, left, bottom, right).  overflow="error" refuses a layer whose accumulator
+    could leave int32."""
+    check_bits(bits)
+    if overflow not in OVERFLOW:
+        raise ValueError(f"overflow must be one of {OVERFLOW}, not {overflow!r}")
+    batched = np.ndim(x) == 4
+    xs = check_int_tensor(x, "x", (3, 4), bits)
+    if not batched:
+        xs = xs[None]
+    ws = check_int_tensor(w, "w", 4, bits)
+    bs = None if b is None else check_int_tensor(b, "b", 1, 32)
+    if out_bits is None:
+        out_bits = bits if out_shift is not None else 32
+    if out_shift is None and out_bits != 32:
+        raise ValueError("without out_shift the output is the int32 accumulator: out_bits "
+                         "must be 32")
+    n, c, h, wd = xs.shape
+    k = ws.shape[0]
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"groups must be a positive integer, not {groups!r}")
+    if c % groups or ws.shape[1] * groups != c:
+        raise ValueError(f"x has {c} channels, w expects {ws.shape[1]} x {groups} groups")
+    if bs is not None and bs.shape != (k,):
+        raise ValueError(f"b must have shape ({k},), got {bs.shape}")
+    if overflow == "error":
+        _check_overflow(xs, ws, bs)
+    layer = ConvLayer(c, k, ws.shape[2], ws.shape[3], stride=stride, pad=pad, groups=groups,
+                      bits=bits, out_bits=out_bits, shift=out_shift, relu=relu, clip=clip,
+                      rounding=rounding)
+    ho, wo = layer.out_size(h, wd)
+    gm = GmPlan()
+    xp = Place(gm.alloc(0), n, h, wd, c, bits, layer.pad)
+    xp = xp.with_addr(gm.alloc(xp.nbytes))
+    yp0 = Place(0, n, ho, wo, k, out_bits)
+    yp = yp0.with_addr(gm.alloc(yp0.nbytes))
+    plan = plan_conv(layer, xp, yp, rows, cols, **machine)
+    waddr = gm.put(plan.weights(ws, bs))
+    scr = gm.alloc(plan.scratch_bytes) if plan.scratch_bytes else 0
+    launch = plan.launch(waddr, scr, seed)
+    daddr = gm.put(launch.descriptor)
+
+    from .place import read_place, write_place
+
+    machine_obj, results = run_plan(gm, rows, cols, [launch], [daddr],
+                                    before=lambda m: write_place(m, xp, xs), **machine)
+    y = read_place(machine_obj, yp)
+    y = y.astype(np.int32 if out_bits == 32 else np.int64).astype(
+        {8: np.int8, 16: np.int16, 32: np.int32}[out_bits])
     if out_shift is None:
-        y = words.view(np.int32)[..., :k].astype(np.int32)
-    else:
-        y = unpack_rows(words, bits, k)
-    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+        y = y.astype(np.int32)
     if not batched:
         y = y[0]
-    useful = n * k * ho * wo * c * kh * kw
-    return KernelResult(y, result.cycles, stats(result, useful, lanes, rows * cols), result)
+    useful = n * k * ho * wo * (c // groups) * ws.shape[2] * ws.shape[3]
+    st = stats(results, useful, 32 // bits, rows * cols)
+    return KernelResult(y, results[0].cycles, st, results[0])
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, bits: int = 8,
-           out_shift: int | None = None, relu: bool = False, rounding: str = "nearest",
-           seed: int = 1, rows: int = 4, cols: int = 4) -> KernelResult:
-    """y = w @ x + b for x (C,) or a batch (N, C), w (K, C): a 1x1 convolution
-    whose output rows are the samples."""
+           out_bits: int | None = None, out_shift: int | None = None, relu: bool = False,
+           clip: int | None = None, rounding: str = "nearest", seed: int = 1, rows: int = 4,
+           cols: int = 4, overflow: str = "wrap", **machine: int) -> KernelResult:
+    """y = w @ x + b for x (C,) or a batch (N, C), w (K, C): a 1x1 conv of N images of
+    1 x 1 pixels."""
     x = np.asarray(x)
     w = np.asarray(w)
     if x.ndim not in (1, 2) or w.ndim != 2:
         raise ValueError(f"linear wants x (C,) or (N, C) and w (K, C), got {x.shape}, {w.shape}")
-    rows_x = np.atleast_2d(x)  # (N, C)
-    res = conv2d(rows_x.T[:, :, None], w[:, :, None, None], b, bits=bits, out_shift=out_shift,
-                 relu=relu, rounding=rounding, seed=seed, rows=rows, cols=cols)
-    y = np.ascontiguousarray(res.y[:, :, 0].T)  # (N, K)
+    xb = np.atleast_2d(x)
+    if xb.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {xb.shape[1]} features, w expects {w.shape[1]}")
+    res = conv2d(xb[:, :, None, None], w[:, :, None, None], b, bits=bits, out_bits=out_bits,
+                 out_shift=out_shift, relu=relu, clip=clip, rounding=rounding, seed=seed,
+                 rows=rows, cols=cols, overflow=overflow, **machine)
+    y = np.ascontiguousarray(res.y[:, :, 0, 0])
     res.y = y[0] if x.ndim == 1 else y
     return res
 
 
-__all__ = ["conv2d", "linear", "pack_rows"]
+__all__ = ["ConvLayer", "ConvPlan", "conv2d", "linear", "plan_conv"]
+

@@ -204,3 +204,50 @@ def test_standalone_drivers_are_thread_safe() -> None:
     t.start()
     t.join()
     assert other[0] is not a
+
+
+def test_kernels_read_and_write_channel_slices() -> None:
+    """A Concat costs nothing: two convs write straight into the channel slices of one
+    place; a conv, a pooling and an add read slices of a wider tensor."""
+    rng = np.random.default_rng(4)
+    m = Machine(2, 2)
+    x = rng.integers(-128, 128, (1, 5, 6, 6))
+    wa = rng.integers(-128, 128, (3, 5, 3, 3))
+    wb = rng.integers(-128, 128, (4, 5, 1, 1))
+    px = Place(GM, 1, 6, 6, 5, 8, (1, 1, 1, 1))
+    cat = Place(GM + 0x10000, 1, 6, 6, 7, 8, (1, 1, 1, 1))
+    sa = Place(cat.addr, 1, 6, 6, 3, 8, (1, 1, 1, 1), c_total=7, c_offset=0)
+    sb = Place(cat.addr, 1, 6, 6, 4, 8, (1, 1, 1, 1), c_total=7, c_offset=3)
+    ca = plan_conv(ConvLayer(5, 3, 3, 3, pad=1, bits=8, out_bits=8, shift=7), px, sa, 2, 2)
+    cb = plan_conv(ConvLayer(5, 4, 1, 1, bits=8, out_bits=8, shift=5), px, sb, 2, 2)
+    # readers of slices: a conv over channels 2..6, a max pooling and an add of two slices
+    s26 = Place(cat.addr, 1, 6, 6, 5, 8, (1, 1, 1, 1), c_total=7, c_offset=2)
+    s03 = Place(cat.addr, 1, 6, 6, 3, 8, (1, 1, 1, 1), c_total=7, c_offset=0)
+    s36 = Place(cat.addr, 1, 6, 6, 3, 8, (1, 1, 1, 1), c_total=7, c_offset=3)
+    wc = rng.integers(-128, 128, (2, 5, 3, 3))
+    yc = Place(GM + 0x20000, 1, 6, 6, 2, 32)
+    yp = Place(GM + 0x21000, 1, 3, 3, 3, 8)
+    ye = Place(GM + 0x22000, 1, 6, 6, 3, 8)
+    cc = plan_conv(ConvLayer(5, 2, 3, 3, pad=1, bits=8, out_bits=32), s26, yc, 2, 2)
+    mp = plan_pool(PoolLayer("max", 2, 2, stride=2, bits=8), s36, yp, 2, 2)
+    ad = plan_eltwise(EltwiseLayer(8, 8, sb=1, shift=1), s03, s36, ye, 2, 2)
+    waddr = [GM + 0x30000, GM + 0x31000, GM + 0x32000]
+    for addr, wb_ in zip(waddr, (ca.weights(wa), cb.weights(wb), cc.weights(wc)), strict=True):
+        m.write(addr, wb_)
+    launches = [ca.launch(waddr[0]), cb.launch(waddr[1]), cc.launch(waddr[2]), mp.launch(),
+                *ad.launches()]
+    daddrs = [GM + 0x40000 + 0x1000 * i for i in range(len(launches))]
+    for addr, lc in zip(daddrs, launches, strict=True):
+        m.write(addr, lc.descriptor)
+    kernels.write_place(m, px, x)
+    kernels.run_launches(m, launches, daddrs)
+    ya = ref.requant(ref.conv(x, wa, None, 1, 1), 7, 8)
+    yb = ref.requant(ref.conv(x, wb, None, 1, 0), 5, 8)
+    both = np.concatenate([ya, yb], axis=1)
+    np.testing.assert_array_equal(kernels.read_place(m, cat), both)
+    np.testing.assert_array_equal(kernels.read_place(m, yc), ref.conv(both[:, 2:], wc, None,
+                                                                      1, 1))
+    np.testing.assert_array_equal(kernels.read_place(m, yp),
+                                  ref.maxpool(both[:, 3:6], 2, 2, (2, 2), (0, 0, 0, 0)))
+    np.testing.assert_array_equal(kernels.read_place(m, ye),
+                                  ref.eltwise(both[:, :3], both[:, 3:6], 0, 1, 1, 8))

@@ -6,7 +6,9 @@ For LeNet-5's conv2 (6->16 channels, 5x5, 14x14 input, no padding, the layer the
 paper measures) and the project's own LeNet conv layers it runs kernels/conv.s at
 each width on random data spanning the width's full range, and prints cycles,
 speedup, GM and total memory accesses, and MAC utilisation, beside the paper's
-figures and the issue's targets.  Every figure printed is measured in this run;
+figures and the issue's targets.  The host writes the input feature map once, as a
+place (channels last, zero border); the kernel gathers every receptive field from it
+on the array, so the im2col traffic is in the counts.  Every figure printed is measured in this run;
 every run's output is checked bit for bit against a numpy reference first (a fast
 wrong kernel is not a result), and a mismatch stops the benchmark.
 

@@ -309,7 +309,7 @@ class ConvPlan:
                 sstep, dstep = x.rs, lay.kw * cc * b
             prec[i] = [
                 p.words, 0 if i == 0 else woff, 16 * p.words, t4b if i == 0 else 0,
-                0 if i == 0 else t4b, p.dy0 * x.rs + p.c0 * b, nf, shape, sstep, dstep,
+                0 if i == 0 else t4b, p.dy0 * x.rs + p.c0 * b, nf - 1, shape, sstep, dstep,
                 dss, dds,
             ]
             woff += 16 * self.nbt * p.words

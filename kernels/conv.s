@@ -38,7 +38,7 @@
 #
 # Registers: r1 the walker's input address (the next pixel's field), r2 its columns
 # left in the row, r3 pixels of the pass left to fetch, r4 the clip maximum
-# (splatted), r13 field words, r15 the field in use; in the block loop r5 blocks, r6
+# (splatted), r5 blocks, r13 field words, r15 the field in use; in the block loop r6
 # bias or partial sums, r7-r10 accumulators of 4 channels, r11 field pointer, r12
 # weight pointer, r14 result pointer.  Elsewhere r5-r12 and r14 are scratch.
 #
@@ -104,7 +104,7 @@
 .equ P_WFIX, 12                 # bytes fetched before the blocks (pass 0: the bias)
 .equ P_WDOFF, 16                # where in the weight buffer they go
 .equ P_SRCOFF, 20               # byte offset of the field's first run from the origin
-.equ P_NF, 24                   # dma2d pieces of a field
+.equ P_NF, 24                   # dma2d pieces of a field, less one
 .equ P_SHAPE, 28                # their shape: rows << 16 | bytes
 .equ P_SSTEP, 32                # source and destination steps between pieces
 .equ P_DSTEP, 36
@@ -214,7 +214,6 @@
 2:  lw r11, \rec+P_SHAPE(r0)
     dma2d \buf, r1, r11
     lw r12, \rec+P_NF(r0)
-    addi r12, r12, -1
     beq r12, r0, 4f
     mv r10, r1                  # more pieces: kw runs of each kernel row
     mv r14, \buf
@@ -519,6 +518,7 @@ nextw_done:
     lw r8, V_YL0(r0)
     sw r8, V_YL(r0)
     lw r3, V_NSEG(r0)
+    lw r5, V_NB(r0)             # (r5: the blocks, for every pixel of the segment)
     lw r8, V_FREADY(r0)         # the first field came during the segment before
     beq r8, r0, 1f
     sw r0, V_FREADY(r0)
@@ -566,7 +566,6 @@ compute:
     lw r14, H_ROFF(r0)
     add.w r14, r14, r15
     lw r12, V_WBASE(r0)
-    lw r5, V_NB(r0)
     lw r8, V_EPIJ(r0)
     jr r8
 back:

@@ -25,7 +25,7 @@ import numpy as np
 from pearray.emu.machine import machine_defaults
 
 from .launch import Launch, program, program_key
-from .place import Place, pad4
+from .place import Place, pad4, read_place, write_place
 from .standalone import (
     GmPlan,
     KernelResult,
@@ -629,15 +629,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
     launch = plan.launch(waddr, scr, seed)
     daddr = gm.put(launch.descriptor)
 
-    from .place import read_place, write_place
-
     machine_obj, results = run_plan(gm, rows, cols, [launch], [daddr],
-                                    before=lambda m: write_place(m, xp, xs), **machine)
-    y = read_place(machine_obj, yp)
-    y = y.astype(np.int32 if out_bits == 32 else np.int64).astype(
-        {8: np.int8, 16: np.int16, 32: np.int32}[out_bits])
-    if out_shift is None:
-        y = y.astype(np.int32)
+                                    before=lambda mc: write_place(mc, xp, xs), **machine)
+    y = read_place(machine_obj, yp)  # int8 / int16 / int32 by the output width
     if not batched:
         y = y[0]
     useful = n * k * ho * wo * (c // groups) * ws.shape[2] * ws.shape[3]

@@ -19,6 +19,7 @@ import numpy as np
 from pearray.asm import assemble
 from pearray.asm.program import Program
 from pearray.emu.machine import Machine, RunResult
+from pearray.isa import load as load_isa
 
 HERE = Path(__file__).resolve().parent
 KERNELS = ("conv", "pool", "eltwise")
@@ -28,13 +29,31 @@ MAX_CYCLES = 2_000_000_000
 ProgramKey = tuple[str, int, int, tuple[tuple[str, int], ...]]
 
 
+# The lane widths the kernels have an arm for (width.inc's `.rept IN8` ...): a width of
+# the ISA table not listed here is refused rather than assembled with no arm taken.
+KERNEL_BITS = (8, 16, 32)
+
+
+def width_flags(bits: int, prefix: str = "IN", arms: tuple[int, ...] = KERNEL_BITS
+                ) -> dict[str, int]:
+    """The .equ flags choosing a kernel's lane-width arm: `{prefix}{W}` = 1 for `bits`, 0
+    for every other lane width of the ISA table (isa.toml [granularities])."""
+    widths = sorted(g.bits for g in load_isa().granules.values())
+    if isinstance(bits, bool) or bits not in widths:
+        raise ValueError(f"bits must be a lane width of the ISA ({', '.join(map(str, widths))})"
+                         f", not {bits!r}")
+    if bits not in arms:
+        raise ValueError(f"the kernels have no {bits}-bit arm yet (they take "
+                         f"{', '.join(map(str, arms))} bits)")
+    return {f"{prefix}{b}": int(b == bits) for b in widths}
+
+
 def program_key(kernel: str, in_bits: int, out_bits: int, **variant: int) -> ProgramKey:
     """The key of a kernel program: its name, widths and variant flags."""
     if kernel not in KERNELS:
         raise ValueError(f"no kernel {kernel!r}; there are {KERNELS}")
-    for b in (in_bits, out_bits):
-        if b not in (8, 16, 32):
-            raise ValueError(f"widths must be 8, 16 or 32, not {b}")
+    width_flags(in_bits)
+    width_flags(out_bits)
     return (kernel, int(in_bits), int(out_bits),
             tuple(sorted((k, int(v)) for k, v in variant.items())))
 
@@ -51,8 +70,7 @@ def program(key: ProgramKey) -> Program:
     if prog is not None:
         return prog
     kernel, in_bits, out_bits, variant = key
-    params = {**{f"IN{b}": int(b == in_bits) for b in (8, 16, 32)},
-              **{f"OUT{b}": int(b == out_bits) for b in (8, 16, 32)}, **dict(variant)}
+    params = {**width_flags(in_bits, "IN"), **width_flags(out_bits, "OUT"), **dict(variant)}
     text = "".join(f".equ {k}, {v}\n" for k, v in sorted(params.items()))
     text += f'.include "{kernel}.s"\n'
     prog = assemble(text, filename=f"<{kernel} {in_bits}->{out_bits} {dict(variant)}>",

@@ -15,7 +15,7 @@ import numpy as np
 
 from pearray.emu.machine import Machine, RunResult, machine_defaults
 
-from .launch import Launch, cached_machine, run_launches
+from .launch import Launch, cached_machine, run_launches, width_flags
 
 
 @dataclass
@@ -44,9 +44,12 @@ def check_int_tensor(a: Any, name: str, ndim: int | tuple[int, ...], bits: int) 
     return arr.astype(np.int64)
 
 
-def check_bits(bits: Any, name: str = "bits", allowed: tuple[int, ...] = (8, 16, 32)) -> int:
-    if isinstance(bits, bool) or bits not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, not {bits!r}")
+def check_bits(bits: Any, name: str = "bits") -> int:
+    """A width the kernels take (a lane width of the ISA with an arm in width.inc)."""
+    try:
+        width_flags(bits)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
     return int(bits)
 
 

@@ -405,11 +405,13 @@ def test_width_flags_follow_the_isa_table_and_refuse_missing_arms() -> None:
     kernels have no arm for is refused by name (never assembled with no arm taken), and so
     is a width the table lacks."""
     from pearray.isa import load
-    from pearray.kernels.runner import width_flags
+    from pearray.kernels.launch import width_flags
 
     widths = sorted(g.bits for g in load().granules.values())
     flags = width_flags(16, "IS")
     assert flags == {f"IS{b}": int(b == 16) for b in widths}
+    with pytest.raises(ValueError, match="no 4-bit arm"):
+        kernels.conv2d(X, W, bits=4)
     assert width_flags(8, "PACK", arms=(8,))["PACK8"] == 1
     with pytest.raises(ValueError, match="no 16-bit arm"):
         width_flags(16, arms=(8, 32))

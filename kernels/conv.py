@@ -18,6 +18,7 @@ cycles of each choice that fits.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,7 @@ ROUNDING = ("nearest", "stochastic")
 OVERFLOW = ("wrap", "error")
 
 # conv.s's descriptor layout (kept in step with its .equ names: checked on first use)
-HW, PW, RW = 32, 12, 12
+HW, PW, RW = 40, 12, 16
 MAXPASS = 1024  # how far the planner splits a reduction
 EPI_RAW = 32
 # cost model (cycles), measured on conv.s: per pixel beside its blocks, per segment pass
@@ -150,6 +151,7 @@ class ConvPlan:
     passes: list[Pass]
     dbw: bool  # two weight buffers: the next segment's weights prefetched
     stagger: bool  # PE ranges shifted so that the PEs change tiles at different times
+    stage: bool  # the input place copied to SM first: fields do not use the GM port
     estimate: int  # estimated cycles
     ho: int = field(init=False)
     wo: int = field(init=False)
@@ -276,6 +278,8 @@ class ConvPlan:
         lm = self.lm_layout()
         ho, wo = self.ho, self.wo
         inb = x.pixel_addr(0, -pt, -pl)
+        if self.stage:  # the same bytes, copied to the start of SM
+            inb += self.params["sm_base"] - x.addr
         outb = y.pixel_addr(0, 0, 0)
         t4b = 16 * self.nbt
         blob = 4 * self.blob_words
@@ -289,9 +293,9 @@ class ConvPlan:
             blob, len(self.passes), lay.epilogue,
             splat(lay.clip if lay.clip is not None else 0, lay.out_bits),
             lm["wb0"], lm["wb1"], lm["f0"], lm["f0"] ^ lm["f1"], lm["psoff"], lm["roff"], t4b,
-            4 * (HW + RW * pes), int(self.dbw),
+            4 * (HW + RW * pes), int(self.dbw), int(self.stage),
         ], np.int64)
-        assert len(h) == HW
+        h = np.concatenate([h, np.zeros(HW - len(h), np.int64)])
         prec = np.zeros((len(self.passes), PW), np.int64)
         woff = t4b
         merged = x.c == x.c_total and self.ng == 1
@@ -330,6 +334,13 @@ class ConvPlan:
         rec[:, 8] = inb + n * x.image_stride + oy * sy * x.rs + ox * sx * x.ps
         rec[:, 9] = outb + n * y.image_stride + oy * y.rs + ox * y.ps
         rec[:, 10] = scratch_addr + np.arange(len(start)) * self.scratch_per_pe
+        if self.stage:
+            words = -(-x.nbytes // 4)
+            share = -(-words // pes)
+            first = np.minimum(np.arange(pes) * share, words)
+            rec[:, 11] = x.addr + 4 * first
+            rec[:, 12] = self.params["sm_base"] + 4 * first
+            rec[:, 13] = np.minimum(share, words - first)
         words = np.concatenate([h, rec.ravel(), prec.ravel()])
         return (words & 0xFFFFFFFF).astype(np.uint32)
 
@@ -442,7 +453,8 @@ def _epilogue_cycles(lay: ConvLayer) -> int:
 
 
 def _estimate(lay: ConvLayer, passes: list[Pass], nb: int, kf: int, t: int, ng: int,
-              npix: int, pes: int, port: int, dbw: bool, stagger: bool) -> float:
+              npix: int, pes: int, port: int, dbw: bool, stagger: bool,
+              stage_words: int = 0) -> float:
     """Estimated cycles of a tiling: the slowest PE's compute and its waits for DMA.
 
     Per PE, its segments (its units of one tile) run every pass; a pixel computes
@@ -465,7 +477,8 @@ def _estimate(lay: ConvLayer, passes: list[Pass], nb: int, kf: int, t: int, ng: 
 
     def pixel(nbt: int, i: int, p: Pass) -> float:
         cyc = nbt * (4 * p.words + blk) + PIXEL_CYCLES
-        words = p.words + (p.dy1 - p.dy0) + (4 * nbt if i else 0)
+        field = 0 if stage_words else p.words + (p.dy1 - p.dy0)
+        words = field + nbt + (4 * nbt if i else 0)
         return max(cyc, busy * (3 + words / port + (3 if i else 0)))
 
     def weights(nbt: int, i: int, p: Pass) -> float:
@@ -479,7 +492,7 @@ def _estimate(lay: ConvLayer, passes: list[Pass], nb: int, kf: int, t: int, ng: 
             first_all += weights(nbt, 0, passes[0])
     worst = 0.0
     for u0, n in zip(start.tolist(), count.tolist(), strict=True):
-        total, u, first = first_all / port, u0, True
+        total, u, first = (first_all + stage_words) / port, u0, True
         while n > 0:
             tile, pix = divmod(u, npix)
             seg = min(n, npix - pix)
@@ -528,7 +541,9 @@ def plan_conv(layer: ConvLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
     pes = rows * cols
     npix = x.n * ho * wo
     port = params["gm_port_words"]
-    best: tuple[float, int, list[Pass], bool, bool] | None = None
+    best: tuple[float, int, list[Pass], bool, bool, bool] | None = None
+    # the input place fits SM: it may be copied there once, its fields read from SM
+    stages = (False, True) if x.nbytes <= params["sm_size"] and x.addr % 4 == 0 else (False,)
     tried = 0
     for passes in _pass_splits(lay, cf):
         if best is not None:
@@ -547,19 +562,19 @@ def plan_conv(layer: ConvLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
                     <= params["lm_size"]]
             if not fits:
                 break
-            for stagger in (False, True):
+            for stagger, stage in itertools.product((False, True), stages):
                 est = _estimate(lay, passes, nb, kf, t, ng, npix, pes, port, fits[0],
-                                stagger)
+                                stagger, -(-x.nbytes // 4) if stage else 0)
                 if best is None or est < best[0] * 0.995:
-                    best = (est, t, passes, fits[0], stagger)
+                    best = (est, t, passes, fits[0], stagger, stage)
         if best is not None and best[2] is passes and len(passes) == 1:
             break  # the reduction fits without passes: no need to split it
     if best is None:
         raise ValueError(
             f"this layer does not fit a PE's {params['lm_size']}-byte LM even split into "
             f"{MAXPASS} passes ({lay.c} channels at {lay.bits} bits, kernel {lay.kh}x{lay.kw})")
-    est, t, passes, dbw, stagger = best
-    return ConvPlan(lay, x, y, rows, cols, params, m, t, passes, dbw, stagger, int(est))
+    est, t, passes, dbw, stagger, stage = best
+    return ConvPlan(lay, x, y, rows, cols, params, m, t, passes, dbw, stagger, stage, int(est))
 
 
 # ----------------------------------------------------------------------------- standalone

@@ -19,6 +19,7 @@
 #
 #   GM                                LM of one PE
 #   tile blob: bias | pass weights --(DMA, per tile and pass)----> WB0 / WB1
+#   (x place --(DMA, a share per PE, once; sync)--> SM: then fields come from SM)
 #   x place: the pixel's field -----(dma2d, kh rows or kw runs)--> F0 / F1: field
 #   scratch: partial sums ----------(DMA, passes > 0)-----------> F0 / F1: sums
 #   y place or scratch <--(dma2d: the pixel's channels)---------- F0 / F1: results
@@ -52,9 +53,9 @@
 .include "width.inc"
 
 # ------------------------------------------------------------------ LM map (bytes)
-.equ HW, 32                     # header words (the descriptor's first)
+.equ HW, 40                     # header words (the descriptor's first)
 .equ PW, 12                     # words of a pass record
-.equ RW, 12                     # words of a PE record
+.equ RW, 16                     # words of a PE record
 .equ HDR, 0
 .equ REC, HDR + 4*HW            # this PE's record
 .equ CP, REC + 4*RW             # the current pass's record
@@ -96,6 +97,8 @@
 .equ H_T4B, HDR + 116           # bytes of a full tile's int32 sums
 .equ H_PASSOFF, HDR + 120       # where the pass records start, from the descriptor
 .equ H_DBW, HDR + 124           # 1: two weight buffers, the next segment's prefetched
+.equ H_STAGE, HDR + 128         # 1: the input place is first copied to SM, fields come
+                                # from there (H_INB and the records' addresses are SM's)
 
 # pass record fields (offsets)
 .equ P_R, 0                     # field words
@@ -123,6 +126,9 @@
 .equ R_IN, REC + 32
 .equ R_OUT, REC + 36
 .equ R_SCR, REC + 40            # GM: this PE's scratch
+.equ R_SSRC, REC + 44           # its share of staging the input place in SM: from,
+.equ R_SDST, REC + 48           # to, words (H_STAGE: every PE takes part)
+.equ R_SWORDS, REC + 52
 
 # variables
 .equ V_LEFT, VARS + 0           # units left
@@ -339,7 +345,15 @@
     sw r0, V_WLEFT(r0)
     sw r0, V_FREADY(r0)
     lw r4, H_CLIP(r0)
-    lw r8, V_LEFT(r0)
+    lw r8, H_STAGE(r0)          # the input place into SM, every PE a share
+    beq r8, r0, 1f
+    lw r9, R_SSRC(r0)
+    lw r10, R_SDST(r0)
+    lw r11, R_SWORDS(r0)
+    dma r10, r9, r11
+    dwait
+    sync                        # every share is in
+1:  lw r8, V_LEFT(r0)
     beq r8, r0, done
 
 tile:

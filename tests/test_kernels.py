@@ -256,6 +256,35 @@ def test_conv2d_16x16() -> None:
     np.testing.assert_array_equal(res.y, ref.requant(ref.conv(x, w, b, 1, 1), 9, 8, True))
 
 
+@pytest.mark.parametrize("array", [(16, 16), (2, 3), (1, 1)], ids=lambda a: f"{a[0]}x{a[1]}")
+def test_conv2d_input_staged_in_sm(array: tuple[int, int]) -> None:
+    """An input place that fits SM is copied there once (a share per PE, then a sync,
+    PEs without work included) and every field comes from SM, not over the GM port."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(8)
+    layer = ConvLayer(64, 16, 3, 3, pad=1, bits=8, out_bits=8, shift=9, relu=True)
+    x = rng.integers(-128, 128, (1, 64, 6, 6))
+    w = rng.integers(-128, 128, (16, 64, 3, 3))
+    b = rng.integers(-1000, 1000, 16)
+    plan = plan_for(layer, 6, 6, *array)
+    assert plan.stage or array != (16, 16)  # the planner stages it on the big array
+    staged, direct = replace(plan, stage=True), replace(plan, stage=False)
+    m = kernels.launch.cached_machine(*array)
+    kernels.write_place(m, plan.x, x)
+    m.write(0x8040_0000, plan.weights(w, b))
+    runs = {}
+    for name, p in (("staged", staged), ("direct", direct)):
+        lc = p.launch(0x8040_0000, 0x8050_0000)
+        m.write(0x8060_0000, lc.descriptor)
+        runs[name] = kernels.run_launches(m, [lc], [0x8060_0000])[0]
+        np.testing.assert_array_equal(kernels.read_place(m, plan.y),
+                                      ref.requant(ref.conv(x, w, b, 1, 1), 9, 8, True))
+    assert runs["staged"].memory["sm"]["loads"] > 0
+    assert runs["direct"].memory["sm"]["loads"] == 0
+    assert runs["staged"].memory["gm"]["loads"] < runs["direct"].memory["gm"]["loads"]
+
+
 @pytest.mark.parametrize("array", [(4, 4), (2, 3), (16, 16)], ids=lambda a: f"{a[0]}x{a[1]}")
 def test_conv2d_work_is_balanced(array: tuple[int, int]) -> None:
     """Each PE computes the same number of (pixel, channel tile) units, give or take one
@@ -320,7 +349,7 @@ def test_plan_is_the_kernels_layout() -> None:
     layer = ConvLayer(64, 128, 3, 3, pad=1, bits=8, out_bits=8, shift=7, relu=True)
     plan = plan_for(layer, 14, 14, 4, 4)
     assert plan.lm_layout()["end"] <= plan.params["lm_size"]
-    d = plan.descriptor(0x8100_0000, 0x8200_0000)
+    d = plan.descriptor(0x8040_0000, 0x8050_0000)
     assert len(d) == plan.descriptor_words
     other = plan_for(ConvLayer(3, 5, 1, 1, bits=8, out_bits=8, shift=2, relu=True), 4, 4, 1, 1)
     assert other.program_key == plan.program_key

@@ -1,19 +1,19 @@
 """`pearray asm` and `pearray disasm`: the assembler's command line.
 
-`asm` writes the container atomically (a temporary file in the output's
-directory, then `os.replace`), so an error never leaves a partial or new
-output file; diagnostics go to stderr and the exit status is 2.
+`asm` and `disasm` write their output through `pearray.files` (never over an
+input, a device or a folder; through a symlink; whole or not at all), so an
+error never leaves a partial or new output file; diagnostics go to stderr and
+the exit status is 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from pearray.cli import UsageError
-from pearray.files import write_atomic
+from pearray.files import check_output, input_paths, write_atomic
 
 from .assembler import assemble
 from .diagnostics import AsmError
@@ -87,9 +87,8 @@ def symbol_table(prog: Program) -> list[str]:
 def cmd_asm(args: argparse.Namespace) -> int:
     text, name = _read_source(args.prog)
     out = _output_path(args)
-    if out and args.prog not in (None, "-") and os.path.exists(out) \
-            and os.path.samefile(out, args.prog):
-        raise UsageError(f"output {out} would overwrite the source")
+    if out:
+        check_output(out, input_paths(args.prog))  # before the work, to fail fast
     try:
         prog = assemble(text, name, tuple(args.include_dirs))
     except AsmError as exc:
@@ -99,7 +98,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
         print(w, file=sys.stderr)
     if out:
         try:
-            write_atomic(out, prog.to_bytes())
+            write_atomic(out, prog.to_bytes(), input_paths(args.prog, *prog.files))
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     if args.listing:
@@ -123,7 +122,10 @@ def cmd_disasm(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.file}: {exc}") from None
     text = disassemble_program(prog, addresses=not args.no_addresses)
     if args.output:
-        write_atomic(args.output, text.encode())
+        try:
+            write_atomic(args.output, text.encode(), input_paths(args.file))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
     return 0

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
 from pearray.asm.program import ContainerError, Program
 from pearray.cli import UsageError
+from pearray.files import AtomicOutput, input_paths
 
 
 def register(sub: Any) -> None:
@@ -59,16 +58,15 @@ def read_program(path: str, include: list[str]) -> Program:
 
 
 class TraceWriter:
-    """Writes trace records as JSON lines to a temporary file, renamed into place at the end
-    so that an interrupted run never leaves a half-written trace behind."""
+    """Writes trace records as JSON lines to an unnamed file (pearray.files) that gets
+    its name only when the run ends: an interrupted or killed run leaves no file."""
 
-    def __init__(self, path: str, machine: Any) -> None:
+    def __init__(self, path: str, machine: Any, inputs: list[str]) -> None:
         from pearray.asm.disasm import format_word
 
-        self.path, self.machine, self.dis = path, machine, format_word
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=".trace-")
-        self.fh: TextIO = os.fdopen(fd, "w")
+        self.machine, self.dis = machine, format_word
+        self.out = AtomicOutput(path, inputs, binary=False, what="--trace")
+        self.fh: TextIO = self.out.file
 
     def __call__(self, rec: Any) -> None:
         pe = rec.pe[0] * self.machine.cols + rec.pe[1]
@@ -80,11 +78,10 @@ class TraceWriter:
         }) + "\n")
 
     def close(self, keep: bool) -> None:
-        self.fh.close()
         if keep:
-            os.replace(self.tmp, self.path)
+            self.out.commit()
         else:
-            os.unlink(self.tmp)
+            self.out.discard()
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -101,16 +98,19 @@ def run_command(args: argparse.Namespace) -> int:
     writer = None
     if args.trace:
         try:
-            writer = TraceWriter(args.trace, machine)
+            writer = TraceWriter(args.trace, machine,
+                                 input_paths(args.program, *program.files))
         except OSError as exc:
             raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
-    ok = False
     try:
         result = machine.run(args.max_cycles, trace=writer)
-        ok = True
-    finally:
         if writer:
-            writer.close(keep=ok)
+            writer.close(keep=True)
+    except OSError as exc:  # the trace could not be written (a full disk, ...)
+        raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
+    finally:  # an error or Ctrl-C: no trace file at all (a no-op once committed)
+        if writer:
+            writer.close(keep=False)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from pearray.files import OutputError
+
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, OutputError) as exc:
         print(f"pearray: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -67,7 +67,7 @@ def test_emulated_network_equals_integer_reference(report: dict) -> None:
 def test_eight_bit_results_equal_direct_kernel_calls(report: dict) -> None:
     """Rebuild the 8-bit network, run its layers by calling the kernels directly, and
     compare predictions and cycles with the report's."""
-    split = data.load_split(0)
+    split = data.load_split()
     params = lenet.load_weights()
     xc, _ = split["calib"]
     xt, _ = split["test"]
@@ -125,3 +125,62 @@ def test_unknown_rounding_is_a_usage_error(capsys) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit) as exc:
         main(["experiment", "--rounding", "up"])
     assert exc.value.code == 2
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 7, 12345])
+def test_the_test_images_never_include_training_images(seed: int, monkeypatch) -> None:
+    """`--seed` drives rounding only: whatever the seed, the experiment evaluates on the
+    fixed test split, none of whose images the shipped model was trained on."""
+    from pearray import experiment
+
+    seen = []
+    real = data.load_split
+
+    def spy(*args, **kw):
+        seen.append(real(*args, **kw))
+        raise _Stop
+
+    monkeypatch.setattr(data, "load_split", spy)
+    with pytest.raises(_Stop):
+        experiment.run(images=1, seed=seed)
+    used = {x.tobytes() for x in seen[0]["test"][0]}
+    fixed = real()
+    train = {x.tobytes() for x in fixed["train"][0]}
+    calib = {x.tobytes() for x in fixed["calib"][0]}
+    assert len(used) > 300
+    assert used == {x.tobytes() for x in fixed["test"][0]}
+    assert not used & train and not used & calib
+
+
+def test_the_paper_speedups_are_not_drawn_against_our_baseline(report: dict, tmp_path,
+                                                              monkeypatch) -> None:
+    """Ours are against our 32-bit run, the paper's against its own baseline: each set of
+    bars sits on an axis that names its own baseline."""
+    import matplotlib.figure
+
+    from pearray import experiment
+
+    figs = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: figs.append(self))
+    monkeypatch.setattr(experiment, "_atomic", lambda path, blob: str(path))
+    experiment._plots(report, tmp_path)
+    paper = sorted(report["paper"]["speedup"].values())
+    ours = sorted(c["speedup"] for c in report["configs"] if c["rounding"] == "nearest")
+    found = set()
+    for ax in figs[0].axes:
+        heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+        label = (ax.get_ylabel() + " " + ax.get_title()).lower()
+        if heights == [round(v, 6) for v in paper]:
+            assert "paper" in label and "our" not in label
+            found.add("paper")
+        elif heights == [round(v, 6) for v in ours]:
+            assert "our 32-bit" in label and "paper" not in label
+            found.add("ours")
+        for line in ax.get_lines():  # no paper series overlaid on another axis
+            assert not np.allclose(sorted(line.get_ydata()), paper)
+    assert found == {"paper", "ours"}

@@ -18,7 +18,10 @@ Container layout (all integers little-endian)::
     SYMS  JSON: {name: value}  (code labels are byte addresses in their image)
 
 Sections come in program order: a later CODE section whose selection names
-a PE replaces the image that PE took from an earlier one.
+a PE replaces the image that PE took from an earlier one.  The reader is strict
+(docs/container.md, "What the reader refuses"): exactly `count` sections and no
+byte after them, zero padding, one META and one SYMS, JSON of the writer's shape
+and depth with integer symbols; anything else is a ContainerError.
 """
 
 from __future__ import annotations
@@ -136,12 +139,13 @@ class Program:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Program:
-        """Parse a container; any damage is a ContainerError, never an IndexError."""
+        """Parse a container; any damage is a ContainerError, never an IndexError or a
+        RecursionError, and nothing malformed is read as something else."""
         try:
             return _parse(blob)
-        except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            if isinstance(exc, ContainerError):
-                raise
+        except ContainerError:
+            raise
+        except (struct.error, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise ContainerError(f"damaged program container: {exc}") from None
 
 
@@ -149,38 +153,161 @@ def _sel(s: Selection) -> tuple[int, int, int, int]:
     return (s.r0, s.r1, s.c0, s.c1)
 
 
+SYM_MIN, SYM_MAX = -(1 << 63), (1 << 64) - 1  # what the assembler's 64-bit expressions give
+JSON_DEPTH = 2  # META {"files": [...]} is the deepest the writer makes
+
+
 def _parse(blob: bytes) -> Program:
+    """Read a container strictly: everything docs/container.md describes, nothing else."""
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise ContainerError(f"a container is bytes, not {type(blob).__name__}")
+    blob = bytes(blob)
     if blob[:8] != MAGIC:
         raise ContainerError("not a pearray program (bad magic)")
+    if len(blob) < 16:
+        raise ContainerError("truncated header")
     version, count = struct.unpack_from("<II", blob, 8)
     if version != VERSION:
         raise ContainerError(f"container version {version}, this tool reads {VERSION}")
     prog = Program()
+    seen: dict[bytes, int] = {}
     pos = 16
-    for _ in range(count):
+    for k in range(count):
+        if pos + 8 > len(blob):
+            raise ContainerError(f"truncated: the header says {count} sections, "
+                                 f"the file holds {k}")
         tag = blob[pos:pos + 4]
         (length,) = struct.unpack_from("<I", blob, pos + 4)
-        payload = blob[pos + 8:pos + 8 + length]
-        if len(payload) != length:
-            raise ContainerError("truncated section")
-        pos += 8 + length + (-length % 4)
+        end = pos + 8 + length
+        pad = -length % 4
+        if end + pad > len(blob):
+            raise ContainerError(f"truncated section {_tag(tag)} (section {k})")
+        if blob[end:end + pad] != b"\0" * pad:
+            raise ContainerError(f"section {_tag(tag)}: padding is not zero")
+        payload = blob[pos + 8:end]
+        pos = end + pad
+        seen[tag] = seen.get(tag, 0) + 1
+        if tag in (b"META", b"SYMS") and seen[tag] > 1:
+            raise ContainerError(f"more than one {_tag(tag)} section")
         if tag == b"META":
-            meta = json.loads(payload)
-            prog.isa, prog.files = str(meta["isa"]), [str(f) for f in meta["files"]]
+            prog.isa, prog.files = _meta(_json(payload, "META"))
         elif tag == b"CODE":
+            if len(payload) < 8:
+                raise ContainerError("CODE section shorter than its header")
             *sel, n = struct.unpack_from("<4BI", payload)
             if len(payload) != 8 + 12 * n:
                 raise ContainerError("CODE section length does not match its word count")
             words = np.frombuffer(payload, "<u4", n, 8).astype(np.uint32)
             lm = np.frombuffer(payload, "<u4", 2 * n, 8 + 4 * n).reshape(-1, 2)
-            prog.images.append(Image(Selection(*sel), words, [tuple(map(int, r)) for r in lm]))
+            prog.images.append(Image(_selection(sel, "CODE"), words,
+                                     [(int(f), int(line)) for f, line in lm]))
         elif tag == b"DATA":
+            if len(payload) < 16:
+                raise ContainerError("DATA section shorter than its header")
             region, addr, *sel, n = struct.unpack_from("<II4BI", payload)
             if region >= len(REGIONS) or len(payload) != 16 + n:
-                raise ContainerError("bad DATA section")
-            prog.segments.append(Segment(REGIONS[region], addr, payload[16:], Selection(*sel)))
+                raise ContainerError("bad DATA section (region or length)")
+            pes = _selection(sel, "DATA")
+            if REGIONS[region] != "lm" and not pes.all:
+                raise ContainerError(f"DATA for {REGIONS[region].upper()} names PEs")
+            prog.segments.append(Segment(REGIONS[region], addr, payload[16:], pes))
         elif tag == b"SYMS":
-            prog.symbols = {str(k): int(v) for k, v in json.loads(payload).items()}
+            prog.symbols = _symbols(_json(payload, "SYMS"))
         else:
-            raise ContainerError(f"unknown section {tag!r}")
+            raise ContainerError(f"unknown section {_tag(tag)}")
+    if pos != len(blob):
+        raise ContainerError(f"{len(blob) - pos} bytes after the last of the {count} "
+                             "sections the header counts")
+    for tag in (b"META", b"SYMS"):
+        if tag not in seen:
+            raise ContainerError(f"no {_tag(tag)} section")
+    for im in prog.images:
+        bad = next((f for f, _ in im.lines if f >= len(prog.files)), None)
+        if bad is not None:
+            raise ContainerError(f"CODE line map names file {bad}; META lists "
+                                 f"{len(prog.files)}")
     return prog
+
+
+def _tag(tag: bytes) -> str:
+    return tag.decode("ascii", "replace") if tag.isascii() and tag.isalnum() else repr(tag)
+
+
+def _json_depth(payload: bytes) -> int:
+    """Deepest nesting of [ and { outside strings: checked before json.loads, which
+    would recurse (a RecursionError) on 100,000 brackets."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in payload:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == 0x5C:  # backslash
+                escaped = True
+            elif ch == 0x22:  # quote
+                in_str = False
+        elif ch == 0x22:
+            in_str = True
+        elif ch in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > JSON_DEPTH:
+                    return deepest
+        elif ch in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> object:
+    raise ContainerError(f"{name} is not a JSON number this container allows")
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ContainerError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _json(payload: bytes, what: str) -> object:
+    if _json_depth(payload) > JSON_DEPTH:
+        raise ContainerError(f"{what}: JSON nested deeper than {JSON_DEPTH} levels")
+    try:
+        return json.loads(payload.decode("utf-8"), parse_constant=_no_constant,
+                          object_pairs_hook=_unique)
+    except ContainerError as exc:
+        raise ContainerError(f"{what}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ContainerError(f"{what}: not valid JSON ({exc})") from None
+
+
+def _meta(meta: object) -> tuple[str, list[str]]:
+    if not isinstance(meta, dict) or set(meta) != {"isa", "files"}:
+        raise ContainerError('META must be {"isa": ..., "files": [...]}')
+    isa, files = meta["isa"], meta["files"]
+    if not isinstance(isa, str) or not isinstance(files, list) \
+            or not all(isinstance(f, str) for f in files):
+        raise ContainerError("META: isa must be a string and files a list of strings")
+    return isa, files
+
+
+def _symbols(syms: object) -> dict[str, int]:
+    if not isinstance(syms, dict):
+        raise ContainerError("SYMS must be a JSON object {name: integer}")
+    for name, value in syms.items():
+        if type(value) is not int or not SYM_MIN <= value <= SYM_MAX:
+            raise ContainerError(f"SYMS: {name!r} = {value!r} is not a 64-bit integer")
+    return syms  # type: ignore[return-value]
+
+
+def _selection(sel: list[int], what: str) -> Selection:
+    s = Selection(*sel)
+    if s.all:
+        return s
+    r0, r1, c0, c1 = sel
+    if not (r0 <= r1 < 255 and c0 <= c1 < 255):
+        raise ContainerError(f"{what}: bad PE selection {tuple(sel)}")
+    return s

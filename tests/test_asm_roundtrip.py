@@ -139,20 +139,24 @@ _selections = st.one_of(
 
 @st.composite
 def _programs(draw) -> Program:
+    """Any program the container can hold (docs/container.md): line maps name listed
+    files, SM/GM data names no PEs, symbols are 64-bit integers."""
+    files = draw(st.lists(st.text(max_size=10), min_size=1, max_size=3))
     images = []
     for _ in range(draw(st.integers(0, 3))):
         words = draw(st.lists(st.integers(0, 0xFFFFFFFF), max_size=20))
-        lines = [(draw(st.integers(0, 2)), draw(st.integers(0, 10**6))) for _ in words]
+        lines = [(draw(st.integers(0, len(files) - 1)), draw(st.integers(0, 10**6)))
+                 for _ in words]
         images.append(Image(draw(_selections), np.array(words, dtype=np.uint32), lines))
-    segments = [
-        Segment(draw(st.sampled_from(["lm", "sm", "gm"])), draw(st.integers(0, 2**32 - 1)),
-                draw(st.binary(max_size=40)), draw(_selections))
-        for _ in range(draw(st.integers(0, 3)))
-    ]
+    segments = []
+    for _ in range(draw(st.integers(0, 3))):
+        region = draw(st.sampled_from(["lm", "sm", "gm"]))
+        segments.append(Segment(region, draw(st.integers(0, 2**32 - 1)),
+                                draw(st.binary(max_size=40)),
+                                draw(_selections) if region == "lm" else Selection()))
     symbols = draw(st.dictionaries(st.text(min_size=1, max_size=8),
-                                   st.integers(-2**31, 2**32 - 1), max_size=5))
-    return Program(images, segments, symbols, draw(st.lists(st.text(max_size=10), max_size=3)),
-                   draw(st.text(max_size=16)))
+                                   st.integers(-2**63, 2**64 - 1), max_size=5))
+    return Program(images, segments, symbols, files, draw(st.text(max_size=16)))
 
 
 @SETTINGS

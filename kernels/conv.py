@@ -30,6 +30,7 @@ from .place import Place, pad4, read_place, write_place
 from .standalone import (
     GmPlan,
     KernelResult,
+    check_array,
     check_bits,
     check_int_tensor,
     pack_lanes,
@@ -39,7 +40,7 @@ from .standalone import (
 )
 
 ROUNDING = ("nearest", "stochastic")
-OVERFLOW = ("wrap", "error")
+OVERFLOW = ("raise", "wrap")
 
 # conv.s's descriptor layout (kept in step with its .equ names: checked on first use)
 HW, PW, RW = 40, 12, 16
@@ -578,24 +579,20 @@ def plan_conv(layer: ConvLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
 
 
 # ----------------------------------------------------------------------------- standalone
-def _check_overflow(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> None:
-    """ValueError if some accumulator could leave int32 (the worst case over any input
-    of x's range of magnitudes: sum |w| * max |x| + |b|)."""
+def acc_bound(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> int:
+    """The largest |accumulator| the layer can reach over inputs of x's magnitudes:
+    max over output channels of max|x| * sum|w[k]| + |b[k]|, in exact integers."""
     xmax = int(np.abs(x).max()) if x.size else 0
-    wsum = np.abs(w).reshape(w.shape[0], -1).sum(axis=1)
-    babs = np.zeros_like(wsum) if b is None else np.abs(b)
-    worst = max((int(s) * xmax + int(bb) for s, bb in zip(wsum, babs, strict=True)),
-                default=0)
-    if worst > 2**31 - 1:
-        raise ValueError(f"an accumulator may reach {worst}, beyond int32 "
-                         f"(overflow='wrap' lets it wrap)")
+    wsum = [int(v) for v in np.abs(w).reshape(w.shape[0], -1).sum(axis=1)]
+    babs = [0] * len(wsum) if b is None else [abs(int(v)) for v in b]
+    return max((s * xmax + bb for s, bb in zip(wsum, babs, strict=True)), default=0)
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
            stride: int | tuple[int, int] = 1, pad: int | tuple[int, ...] = 0, groups: int = 1,
            bits: int = 8, out_bits: int | None = None, out_shift: int | None = None,
            relu: bool = False, clip: int | None = None, rounding: str = "nearest",
-           seed: int = 1, rows: int = 4, cols: int = 4, overflow: str = "wrap",
+           seed: int = 1, rows: int = 4, cols: int = 4, overflow: str = "raise",
            **machine: int) -> KernelResult:
     """2-D correlation of x (C, H, W) or a batch (N, C, H, W) with w (K, C/groups, kh, kw)
     on the array, as one launch of kernels/conv.s.
@@ -603,9 +600,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
     With out_shift=None, `y` is the int32 accumulator (wrapping mod 2^32); with a shift
     it is requantised to out_bits (default: bits) with round half up or stochastic
     rounding (seeded by `seed`), ReLU'd and clipped at `clip` if asked.  `pad` is an int
-    or (top, left, bottom, right).  overflow="error" refuses a layer whose accumulator
-    could leave int32."""
+    or (top, left, bottom, right).  A layer whose accumulator could leave int32 is refused
+    (overflow="raise", the default) or runs and wraps (overflow="wrap"); either way
+    `stats["acc_bound"]` is the bound and `stats["may_wrap"]` says whether it exceeds int32."""
     check_bits(bits)
+    check_array(rows, cols)
     if overflow not in OVERFLOW:
         raise ValueError(f"overflow must be one of {OVERFLOW}, not {overflow!r}")
     batched = np.ndim(x) == 4
@@ -627,8 +626,10 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
         raise ValueError(f"x has {c} channels, w expects {ws.shape[1]} x {groups} groups")
     if bs is not None and bs.shape != (k,):
         raise ValueError(f"b must have shape ({k},), got {bs.shape}")
-    if overflow == "error":
-        _check_overflow(xs, ws, bs)
+    bound = acc_bound(xs, ws, bs)
+    if bound > 2**31 - 1 and overflow == "raise":
+        raise ValueError(f"this layer can overflow its int32 accumulator: sums may reach "
+                         f"|{bound}| (overflow='wrap' runs it and lets them wrap)")
     layer = ConvLayer(c, k, ws.shape[2], ws.shape[3], stride=stride, pad=pad, groups=groups,
                       bits=bits, out_bits=out_bits, shift=out_shift, relu=relu, clip=clip,
                       rounding=rounding)
@@ -651,13 +652,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
         y = y[0]
     useful = n * k * ho * wo * (c // groups) * ws.shape[2] * ws.shape[3]
     st = stats(results, useful, 32 // bits, rows * cols)
+    st["acc_bound"], st["may_wrap"] = bound, bound > 2**31 - 1
     return KernelResult(y, results[0].cycles, st, results[0])
 
 
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, bits: int = 8,
            out_bits: int | None = None, out_shift: int | None = None, relu: bool = False,
            clip: int | None = None, rounding: str = "nearest", seed: int = 1, rows: int = 4,
-           cols: int = 4, overflow: str = "wrap", **machine: int) -> KernelResult:
+           cols: int = 4, overflow: str = "raise", **machine: int) -> KernelResult:
     """y = w @ x + b for x (C,) or a batch (N, C), w (K, C): a 1x1 conv of N images of
     1 x 1 pixels."""
     x = np.asarray(x)

@@ -25,6 +25,7 @@ from .place import Place, read_place, write_place
 from .standalone import (
     GmPlan,
     KernelResult,
+    check_array,
     check_bits,
     check_int_tensor,
     run_plan,
@@ -200,6 +201,7 @@ def plan_eltwise(layer: EltwiseLayer, a: Place, b: Place | None, y: Place, rows:
 # ----------------------------------------------------------------------------- standalone
 def _run(layer: EltwiseLayer, xs: list[np.ndarray], rows: int, cols: int, seed: int,
          **machine: int) -> KernelResult:
+    check_array(rows, cols)
     shape = xs[0].shape
     batched = len(shape) == 4
     arrs = [x if batched else x[None] for x in xs]

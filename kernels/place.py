@@ -191,7 +191,8 @@ def unpack_place(place: Place, buf: np.ndarray) -> np.ndarray:
         raise ValueError(f"buffer of {buf.size} bytes is shorter than the place's "
                          f"{place.nbytes}")
     vals = _bytes_pixel(_interior(place, buf), place.bits, place.c)
-    return np.ascontiguousarray(vals.transpose(0, 3, 1, 2))
+    # always a copy: a view could alias the machine's GM, which the next launch rewrites
+    return vals.transpose(0, 3, 1, 2).copy()
 
 
 def write_place(machine: Any, place: Place, x: np.ndarray) -> None:

@@ -24,7 +24,15 @@ from pearray.emu.machine import machine_defaults
 
 from .launch import Launch, program, program_key
 from .place import Place, pad4, read_place, write_place
-from .standalone import GmPlan, KernelResult, check_bits, check_int_tensor, run_plan, stats
+from .standalone import (
+    GmPlan,
+    KernelResult,
+    check_array,
+    check_bits,
+    check_int_tensor,
+    run_plan,
+    stats,
+)
 
 HW, RW = 40, 8
 KINDS = ("max", "avg")
@@ -231,6 +239,7 @@ def plan_pool(layer: PoolLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
 def pool2d(x: np.ndarray, layer: PoolLayer, *, rows: int = 4, cols: int = 4,
            **machine: int) -> KernelResult:
     """Pool x (C, H, W) or a batch (N, C, H, W) on the array: one launch of pool.s."""
+    check_array(rows, cols)
     batched = np.ndim(x) == 4
     xs = check_int_tensor(x, "x", (3, 4), layer.bits)
     if not batched:

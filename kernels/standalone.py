@@ -38,10 +38,19 @@ def check_int_tensor(a: Any, name: str, ndim: int | tuple[int, ...], bits: int) 
     if arr.ndim not in dims:
         raise ValueError(f"{name} must have {' or '.join(map(str, dims))} dimensions, "
                          f"got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}): nothing to run")
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
         raise ValueError(f"{name} has values outside the {bits}-bit range {lo}..{hi}")
     return arr.astype(np.int64)
+
+
+def check_array(rows: Any, cols: Any) -> None:
+    """rows and cols of an array the emulator can build (1..16 each), else ValueError."""
+    for name, v in (("rows", rows), ("cols", cols)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v <= 16:
+            raise ValueError(f"{name} must be an integer 1..16, not {v!r}")
 
 
 def check_bits(bits: Any, name: str = "bits") -> int:

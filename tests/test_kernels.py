@@ -6,6 +6,7 @@ Every result is compared bit for bit with tests/kernels_ref.py, written from the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import kernels_ref as ref
@@ -23,6 +24,11 @@ ARRAYS = ((1, 1), (2, 2), (4, 4), (2, 3), (3, 1))
 # A kernel run costs milliseconds: afford twice the profile's examples (never fewer than
 # the loaded profile asks for, so "thorough" stays thorough).
 MANY = settings(max_examples=2 * settings.default.max_examples)
+
+# The references wrap mod 2^32 as the array does: full-range data runs with
+# overflow="wrap" (tests/test_kernels_guards.py covers the default refusal).
+conv2d = functools.partial(kernels.conv2d, overflow="wrap")
+linear = functools.partial(kernels.linear, overflow="wrap")
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -83,7 +89,7 @@ def conv_cases(draw: st.DrawFn) -> dict:
 def run_conv(case: dict, **extra: object) -> kernels.KernelResult:
     rows, cols = case["array"]
     try:
-        return kernels.conv2d(case["x"], case["w"], case["b"], stride=case["stride"],
+        return conv2d(case["x"], case["w"], case["b"], stride=case["stride"],
                               pad=case["pad"], groups=case["groups"], bits=case["bits"],
                               out_bits=case["out_bits"], out_shift=case["shift"],
                               relu=case["relu"], clip=case["clip"], rows=rows, cols=cols,
@@ -150,9 +156,9 @@ def test_conv2d_width_extremes(bits: int, array: tuple[int, int], xv: object,
     w = np.full((5, 3, 3, 2), pick.get(wv, wv), np.int64)
     b = np.array([-2**31, 2**31 - 1, 0, -1, 1], np.int64)
     acc = ref.conv(x, w, b, 1, 1)
-    res = kernels.conv2d(x, w, b, pad=1, bits=bits, rows=array[0], cols=array[1])
+    res = conv2d(x, w, b, pad=1, bits=bits, rows=array[0], cols=array[1])
     np.testing.assert_array_equal(res.y, acc)
-    res = kernels.conv2d(x, w, b, pad=1, bits=bits, out_shift=bits - 1, rows=array[0],
+    res = conv2d(x, w, b, pad=1, bits=bits, out_shift=bits - 1, rows=array[0],
                          cols=array[1])
     np.testing.assert_array_equal(res.y, ref.requant(acc, bits - 1, bits))
 
@@ -165,7 +171,7 @@ def test_conv2d_output_width_differs(bits: int, out_bits: int) -> None:
     w = rng.integers(*ref.lim(bits), (7, 5, 3, 3), endpoint=True)
     b = rng.integers(-1000, 1000, 7)
     shift = max(0, bits + 4 - out_bits)
-    res = kernels.conv2d(x, w, b, stride=(1, 2), pad=(2, 0, 1, 1), bits=bits,
+    res = conv2d(x, w, b, stride=(1, 2), pad=(2, 0, 1, 1), bits=bits,
                          out_bits=out_bits, out_shift=shift, relu=True, rows=2, cols=3)
     want = ref.requant(ref.conv(x, w, b, (1, 2), (2, 0, 1, 1)), shift, out_bits, True)
     np.testing.assert_array_equal(res.y, want)
@@ -181,7 +187,7 @@ def test_conv2d_groups_and_depthwise(groups: int, cg: int, kg: int) -> None:
         w = rng.integers(*ref.lim(bits), (groups * kg, cg, 3, 3), endpoint=True)
         b = rng.integers(-2**20, 2**20, groups * kg)
         shift = min(bits, 24)
-        res = kernels.conv2d(x, w, b, pad=1, groups=groups, bits=bits, out_shift=shift,
+        res = conv2d(x, w, b, pad=1, groups=groups, bits=bits, out_shift=shift,
                              rows=4, cols=4)
         np.testing.assert_array_equal(
             res.y, ref.requant(ref.conv(x, w, b, 1, 1, groups), shift, bits))
@@ -189,7 +195,7 @@ def test_conv2d_groups_and_depthwise(groups: int, cg: int, kg: int) -> None:
     x = rng.integers(-128, 128, (1, 10, 4, 4))
     w = rng.integers(-128, 128, (10, 1, 1, 1))
     b = rng.integers(-500, 500, 10)
-    res = kernels.conv2d(x, w, b, groups=10, bits=8, out_shift=6, rows=2, cols=2)
+    res = conv2d(x, w, b, groups=10, bits=8, out_shift=6, rows=2, cols=2)
     want = np.clip(ref.rshr(x * w[:, 0, 0, 0][None, :, None, None]
                             + b[None, :, None, None], 6), -128, 127)
     np.testing.assert_array_equal(res.y, want)
@@ -221,7 +227,7 @@ def test_conv2d_reduction_passes_kernel_rows_and_channel_ranges(bits: int) -> No
         x = rng.integers(*ref.lim(bits), (2, c, 5, 6), endpoint=True)
         w = rng.integers(*ref.lim(bits), (6, c, 3, 3), endpoint=True)
         b = rng.integers(-2**20, 2**20, 6)
-        res = kernels.conv2d(x, w, b, pad=1, bits=bits, out_shift=9, relu=True, rows=2,
+        res = conv2d(x, w, b, pad=1, bits=bits, out_shift=9, relu=True, rows=2,
                              cols=2, lm_size=lm)
         np.testing.assert_array_equal(res.y, ref.requant(ref.conv(x, w, b, 1, 1), 9, bits,
                                                          True))
@@ -241,7 +247,7 @@ def test_alexnet_conv2_conv3_split_at_wide_widths(bits: int) -> None:
         kk = 8
         x = rng.integers(*ref.lim(bits), (1, c, hw, hw), endpoint=True)
         w = rng.integers(*ref.lim(bits), (kk, c, ks, ks), endpoint=True)
-        res = kernels.conv2d(x, w, pad=pad, bits=bits, out_shift=shift, rows=4, cols=4)
+        res = conv2d(x, w, pad=pad, bits=bits, out_shift=shift, rows=4, cols=4)
         np.testing.assert_array_equal(res.y, ref.requant(ref.conv(x, w, None, 1, pad), shift,
                                                          bits))
 
@@ -252,7 +258,7 @@ def test_conv2d_16x16() -> None:
     x = rng.integers(-128, 128, (1, 12, 9, 9))
     w = rng.integers(-128, 128, (40, 12, 3, 3))
     b = rng.integers(-1000, 1000, 40)
-    res = kernels.conv2d(x, w, b, pad=1, bits=8, out_shift=9, relu=True, rows=16, cols=16)
+    res = conv2d(x, w, b, pad=1, bits=8, out_shift=9, relu=True, rows=16, cols=16)
     np.testing.assert_array_equal(res.y, ref.requant(ref.conv(x, w, b, 1, 1), 9, 8, True))
 
 
@@ -292,7 +298,7 @@ def test_conv2d_work_is_balanced(array: tuple[int, int]) -> None:
     rng = np.random.default_rng(3)
     x = rng.integers(-128, 128, (1, 6, 14, 14))
     w = rng.integers(-128, 128, (16, 6, 5, 5))
-    res = kernels.conv2d(x, w, bits=8, rows=array[0], cols=array[1])
+    res = conv2d(x, w, bits=8, rows=array[0], cols=array[1])
     np.testing.assert_array_equal(res.y, ref.conv(x, w, None, 1, 0))
     macs = [p.macs for p in res.run.pes]
     assert sum(macs) == 100 * 16 * 38 * 4  # pixels x channels x field words x lanes
@@ -306,7 +312,7 @@ def test_conv2d_fields_built_on_the_array() -> None:
     rng = np.random.default_rng(9)
     x = rng.integers(-128, 128, (1, 8, 10, 10))
     w = rng.integers(-128, 128, (8, 8, 3, 3))
-    res = kernels.conv2d(x, w, pad=1, bits=8, rows=2, cols=2)
+    res = conv2d(x, w, pad=1, bits=8, rows=2, cols=2)
     np.testing.assert_array_equal(res.y, ref.conv(x, w, None, 1, 1))
     machine = res.run  # the counters
     assert res.stats["loads"]["gm"] >= 100 * 3 * 6  # a field: 3 rows of 3 pixels x 8 bytes
@@ -324,7 +330,7 @@ def test_linear_exact(data: st.DataObject, bits: int, c: int, k: int, n: int,
     x = data.draw(tensors((n, c), bits))
     w = data.draw(tensors((k, c), bits))
     b = data.draw(tensors((k,), 32))
-    res = kernels.linear(x if n > 1 else x[0], w, b, bits=bits, out_shift=shift, relu=relu,
+    res = linear(x if n > 1 else x[0], w, b, bits=bits, out_shift=shift, relu=relu,
                          rows=array[0], cols=array[1])
     acc = x.astype(np.int64) @ w.astype(np.int64).T + b
     want = ref.requant(acc, shift, bits, relu)
@@ -338,7 +344,7 @@ def test_linear_beyond_lm_runs_in_channel_passes() -> None:
     rng = np.random.default_rng(4)
     x = rng.integers(-2**31, 2**31, (2, 4000))
     w = rng.integers(-2**31, 2**31, (5, 4000))
-    res = kernels.linear(x, w, bits=32, rows=2, cols=2)
+    res = linear(x, w, bits=32, rows=2, cols=2)
     np.testing.assert_array_equal(res.y, ref.wrap32(x @ w.T))
 
 
@@ -411,7 +417,7 @@ BAD: dict[str, Callable[[], object]] = {
     "rounding": lambda: kernels.conv2d(X, W, out_shift=2, rounding="up"),
     "overflow mode": lambda: kernels.conv2d(X, W, overflow="saturate"),
     "overflow would wrap": lambda: kernels.conv2d(np.full((2, 5, 5), -2**31), np.full(
-        (3, 2, 3, 3), -2**31), bits=32, overflow="error"),
+        (3, 2, 3, 3), -2**31), bits=32),
     "linear mismatch": lambda: kernels.linear(np.zeros(5, int), np.zeros((3, 4), int),
                                               np.zeros(3, int)),
     "linear bits 4": lambda: kernels.linear(np.zeros(4, int), np.zeros((3, 4), int),
@@ -440,7 +446,7 @@ def test_width_flags_follow_the_isa_table_and_refuse_missing_arms() -> None:
     flags = width_flags(16, "IS")
     assert flags == {f"IS{b}": int(b == 16) for b in widths}
     with pytest.raises(ValueError, match="no 4-bit arm"):
-        kernels.conv2d(X, W, bits=4)
+        conv2d(X, W, bits=4)
     assert width_flags(8, "PACK", arms=(8,))["PACK8"] == 1
     with pytest.raises(ValueError, match="no 16-bit arm"):
         width_flags(16, arms=(8, 32))

@@ -14,6 +14,10 @@ MAX_BITS = 32
 # The lane widths of the array, narrowest first: read from isa/isa.toml [granularities],
 # so a width added there is a width the quantizer packs.
 LANE_BITS: tuple[int, ...] = tuple(sorted(g.bits for g in load_isa().granules.values()))
+# Bounds on the searches' sizes (quant/README.md, "Limits"): beyond them a call costs
+# minutes or gigabytes and can give nothing better.
+MAX_BINS = 1 << 14  # histogram bins: 8x the usual 2048; the KL search is O(bins * levels)
+MAX_SEARCH = 64  # point positions tried either side: 2^64 apart, everything saturates or is 0
 
 
 def check_bits(bits: object, allowed: tuple[int, ...] | None = None) -> int:
@@ -49,3 +53,11 @@ def real_array(x: ArrayLike, what: str = "x", allow_empty: bool = False) -> np.n
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError(f"{what} contains NaN or inf")
     return a
+
+
+def check_count(value: object, what: str, lo: int, hi: int) -> int:
+    """An integer in lo..hi, or a ValueError naming the documented limit."""
+    v = check_int(value, what)
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} must be in {lo}..{hi}, got {v}")
+    return v

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_int, real_array
+from ._checks import MAX_BINS, check_count, real_array
 
 _TINY = float(np.nextafter(0.0, 1.0))
 
@@ -41,10 +41,7 @@ class AbsHistogram:
     """Histogram of |x| on [0, n * width], n in [bins, 2 * bins], mergeable across batches."""
 
     def __init__(self, bins: int = 2048) -> None:
-        bins = check_int(bins, "bins")
-        if bins < 2:
-            raise ValueError(f"bins must be >= 2, got {bins}")
-        self.bins = bins
+        self.bins = check_count(bins, "bins", 2, MAX_BINS)
         self.counts: np.ndarray = np.zeros(0, dtype=np.float64)
         self.width: float = 0.0  # 0 until a nonzero value was seen
         self.zeros: float = 0.0  # number of exact zeros (also counted in counts[0])
@@ -64,6 +61,9 @@ class AbsHistogram:
             raise ValueError(f"need len(edges) == len(counts) + 1, got {e.size} and {c.size}")
         if (c < 0).any():
             raise ValueError("counts must be >= 0")
+        if c.size > 2 * MAX_BINS:
+            raise ValueError(f"{c.size} bins: at most {2 * MAX_BINS} (the KL search costs "
+                             "O(bins * levels))")
         if e[0] != 0.0:
             raise ValueError("a histogram of |x| must start at 0")
         w = (e[-1] - e[0]) / c.size
@@ -71,7 +71,7 @@ class AbsHistogram:
             raise ValueError("edges must be increasing and uniform")
         if not 0 <= zeros <= c[0]:
             raise ValueError("zeros must be within 0..counts[0]")
-        h = cls(max(2, c.size))
+        h = cls(max(2, min(c.size, MAX_BINS)))
         h.counts = c.copy()
         h.width = float(w)
         h.zeros = float(zeros)

@@ -28,10 +28,10 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_bits, check_int, real_array
+from ._checks import MAX_SEARCH, check_bits, check_count, real_array
 from .histogram import AbsHistogram
 from .kl import kl_threshold
-from .rounding import ROUNDINGS, int_range
+from .rounding import ROUNDINGS, check_fl, int_range
 
 METHODS = ("kl", "max", "mse")
 _CHUNK = 1 << 22  # candidates x elements per block of the exact error
@@ -64,10 +64,9 @@ def _tensor_errors(a: np.ndarray, bits: int, fls: np.ndarray, rounding: str) -> 
     lo, hi = int_range(bits)
     e = _exponent(float(np.max(np.abs(a))))
     flat = np.ldexp(a.ravel().astype(np.float64), -e)
-    sse = np.zeros(fls.size)
+    mse = np.zeros(fls.size)
     chunk = max(1, _CHUNK // fls.size)
     f_col = fls[:, None] + e
-    step2 = np.ldexp(1.0, -f_col) ** 2
     for s in range(0, flat.size, chunk):  # blocks of elements; candidates are vectorised
         xs = flat[s : s + chunk][None, :]
         y = np.ldexp(xs, f_col)  # x * 2**fl, exact (no 2**fl on its own: it may overflow)
@@ -78,9 +77,10 @@ def _tensor_errors(a: np.ndarray, bits: int, fls: np.ndarray, rounding: str) -> 
             e2 = (xs - np.ldexp(r, -f_col)) ** 2
         else:  # expected: f (1 - f) step**2 inside, saturation error outside (f = 0 there)
             f = c - r
-            e2 = f * (1.0 - f) * step2 + (xs - np.ldexp(c, -f_col)) ** 2
-        sse += e2.sum(axis=1)
-    return sse / flat.size
+            # step**2 = 2**(-2 fl) on its own overflows for coarse fl: scale the product
+            e2 = np.ldexp(f * (1.0 - f), -2 * f_col) + (xs - np.ldexp(c, -f_col)) ** 2
+        mse += (e2 / flat.size).sum(axis=1)  # means, not sums: a sum may overflow
+    return mse
 
 
 def _exponent(v: float) -> int:
@@ -173,9 +173,7 @@ def point_position(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
-    n_search = check_int(search, "search")
-    if n_search < 0:
-        raise ValueError(f"search must be >= 0, got {n_search}")
+    n_search = check_count(search, "search", 0, MAX_SEARCH)
     if isinstance(x, AbsHistogram):
         h: AbsHistogram | None = x
         a = None
@@ -191,9 +189,7 @@ def point_position(
         if threshold is not None:
             raise ValueError("method 'mse' takes no threshold")
         fl0 = fl_from_threshold(amax, b)
-        span = check_int(mse_span, "mse_span")
-        if span < 0:
-            raise ValueError(f"mse_span must be >= 0, got {span}")
+        span = check_count(mse_span, "mse_span", 0, MAX_SEARCH)
         cands = np.arange(fl0, fl0 + span + 1, dtype=np.int64)
     else:
         if threshold is not None:
@@ -219,5 +215,11 @@ def quantization_mse(x: ArrayLike, bits: int, fl: int, rounding: str = "nearest"
     a = real_array(x)
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
-    err = _tensor_errors(a, b, np.array([check_int(fl, "fl")]), rounding)[0]
-    return math.ldexp(float(err), 2 * _exponent(float(np.max(np.abs(a)))))
+    err = _tensor_errors(a, b, np.array([check_fl(fl)]), rounding)[0]
+    try:  # the error is computed scaled by 4**-e (exact): scale it back
+        return math.ldexp(float(err), 2 * _exponent(float(np.max(np.abs(a)))))
+    except OverflowError:
+        raise ValueError(
+            f"quantization_mse: the mean squared error is about 2^"
+            f"{math.frexp(float(err))[1] + 2 * _exponent(float(np.max(np.abs(a))))}, beyond "
+            "float64's range (~2^1024)") from None

@@ -76,7 +76,8 @@ def quantize(
         raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
     gen = as_rng(rng) if rounding == "stochastic" else None
     lo, hi = int_range(b)
-    y = scaled(a, f)
+    shape = a.shape  # a 0-d array or a numpy scalar gives a 0-d array back
+    y = scaled(a.reshape(-1), f)
     if gen is not None:
         r = np.floor(y)
         r += gen.random(y.shape) < (y - r)
@@ -84,7 +85,7 @@ def quantize(
         r = np.floor(y)
         r += (y - r) >= 0.5  # exact; floor(y + 0.5) in floats may round y + 0.5 up
     np.clip(r, lo, hi, out=r)
-    return r.astype(dtype_for(b))
+    return r.astype(dtype_for(b)).reshape(shape)
 
 
 def dequantize(q: ArrayLike, fl: int) -> np.ndarray:

@@ -4,6 +4,10 @@ Profiles: "ci" (derandomized, no deadline, blobs printed, modest example counts)
 "dev" (hypothesis defaults, random) and "thorough" (1000 examples, for bug hunts).
 HYPOTHESIS_PROFILE selects one; without it, "ci" is used when CI=true and "dev"
 otherwise.
+
+A test that needs more (or fewer) examples than the profile's asks for a multiple of
+it with `examples(factor)`, never a fixed count: "thorough" then runs more, "ci" stays
+fast.  Factors are relative to the profile, so `examples(5)` is 300 under "ci".
 """
 
 from __future__ import annotations
@@ -34,3 +38,8 @@ settings.register_profile("thorough", deadline=None, max_examples=1000,
 
 _default = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+
+def examples(factor: float) -> int:
+    """`factor` times the active profile's max_examples (at least 1)."""
+    return max(1, round(factor * settings.default.max_examples))

@@ -3,12 +3,12 @@
 Programs are built from words encoded with `isa.encode` (the encoder is the
 table's; the expected *results* always come from tests/ref.py).  `build` is a
 tiny label resolver so that branch, loop and jump offsets need not be counted by
-hand; `assemble_or_none` hands back the real assembler when it exists.
+hand.  Tests that need text use the real assembler (`pearray.asm.assemble`) directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -85,19 +85,6 @@ def build(items: Iterable[Item]) -> tuple[list[int], dict[str, int]]:
                 ops[f] = labels[ops[f]] - 4 * len(words)
         words.append(enc(key, **ops))
     return words, labels
-
-
-def assemble_or_none() -> Callable[[str], Program] | None:
-    """The assembler's `assemble`, if it has landed and works; else None."""
-    try:
-        from pearray.asm import assemble
-    except ImportError:
-        return None
-    try:
-        assemble("halt\n")
-    except Exception:  # noqa: BLE001 - an assembler still being written
-        return None
-    return assemble
 
 
 @cache

@@ -8,13 +8,14 @@ Whatever assembles must also disassemble and reassemble to the same words.
 from __future__ import annotations
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pearray.asm import AsmError, assemble, disassemble, macros
 from pearray.asm.templates import templates
 
-FUZZ = settings(deadline=None, max_examples=300,
+FUZZ = settings(deadline=None, max_examples=examples(5),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _T = templates()

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from pearray.asm.program import Image, Program, Segment, Selection
 from pearray.isa import load
 
 ISA = load()
-SETTINGS = settings(deadline=None, max_examples=20,
+SETTINGS = settings(deadline=None, max_examples=examples(1 / 3),
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -86,7 +87,7 @@ def test_every_instruction_random_operands(insn, data) -> None:
     assert list(assemble(disassemble([word])).images[0].words) == [word]
 
 
-@settings(SETTINGS, max_examples=3000)
+@settings(SETTINGS, max_examples=examples(50))
 @given(st.integers(0, 0xFFFFFFFF))
 def test_disassembler_decode_agrees_with_the_table(word) -> None:
     ours = decode(word)
@@ -122,7 +123,7 @@ def _word_lists(draw) -> list[int]:
     return words
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=examples(5 / 2))
 @given(_word_lists())
 def test_disassembly_of_a_program_reassembles(words) -> None:
     text = disassemble(words)

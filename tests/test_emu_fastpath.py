@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +62,7 @@ def same(a, b) -> None:  # noqa: ANN001
     assert np.array_equal(lma, lmb)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(2 / 3))
 @given(count=st.integers(0, 9000), g=st.sampled_from(MACL_GS), lm_cost=st.sampled_from([1, 2, 3]),
        rd=st.sampled_from(["r3", "r11"]), step=st.sampled_from(["+", ""]))
 def test_macl_loops_in_lm_match_lockstep(count: int, g: str, lm_cost: int, rd: str,
@@ -140,7 +141,7 @@ DMA_PROGRAM = """
 """
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=examples(5 / 12))
 @given(n=st.integers(0, 64), count=st.integers(0, 5000), port=st.sampled_from([1, 2, 8]),
        queue=st.sampled_from([1, 4]))
 def test_dma_matches_lockstep(n: int, count: int, port: int, queue: int) -> None:

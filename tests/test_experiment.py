@@ -64,6 +64,36 @@ def test_emulated_network_equals_integer_reference(report: dict) -> None:
             assert c["matches_integer_reference"] is True, c["bits"]
 
 
+def integer_lenet_by_hand(net, xq: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """The quantized LeNet written here from the maths (windows x weights summed in
+    int64, round half up by 2^shift, ReLU, saturation, 2x2 max), not from qnet: the
+    layers' integer weights, biases and shifts are the only thing taken from `net`."""
+    lo, hi = -(1 << (net.bits - 1)), (1 << (net.bits - 1)) - 1
+    layers = {q.name: q for q in net.layers}
+    a = xq.astype(np.int64)
+    for name in ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2"):
+        if name.startswith("pool"):
+            n, c, h, w = a.shape
+            a = a[:, :, :h // 2 * 2, :w // 2 * 2].reshape(n, c, h // 2, 2, w // 2, 2)
+            a = a.max(axis=(3, 5))
+            continue
+        q = layers[name]
+        if name.startswith("conv"):
+            xp = np.pad(a, ((0, 0), (0, 0), (q.pad, q.pad), (q.pad, q.pad)))
+            win = np.lib.stride_tricks.sliding_window_view(xp, q.w.shape[2:], axis=(2, 3))
+            win = win[:, :, ::q.stride, ::q.stride]  # (N, C, Ho, Wo, kh, kw)
+            acc = np.tensordot(win, q.w.astype(np.int64), axes=([1, 4, 5], [1, 2, 3]))
+            acc = acc.transpose(0, 3, 1, 2) + q.b.astype(np.int64)[None, :, None, None]
+        else:
+            acc = a.reshape(len(a), -1) @ q.w.astype(np.int64).T + q.b.astype(np.int64)
+        assert np.abs(acc).max() <= 2**31 - 1  # else conv2d would have refused the layer
+        if q.shift is None:
+            return acc
+        v = np.floor_divide(acc + (1 << q.shift >> 1), 1 << q.shift)
+        a = np.clip(np.maximum(v, 0) if q.relu else v, lo, hi)
+    raise AssertionError("fc2 gives the logits")
+
+
 def test_eight_bit_results_equal_direct_kernel_calls(report: dict) -> None:
     """Rebuild the 8-bit network, run its layers by calling the kernels directly, and
     compare predictions and cycles with the report's."""
@@ -93,6 +123,7 @@ def test_eight_bit_results_equal_direct_kernel_calls(report: dict) -> None:
     c8 = next(c for c in report["configs"] if (c["bits"], c["rounding"]) == (8, "nearest"))
     assert np.array_equal(np.argmax(a, axis=1), np.array(c8["predictions"]))
     assert cycles == c8["cycles"]
+    assert np.array_equal(a, integer_lenet_by_hand(net, net.quantize_input(xt[:IMAGES])))
     assert np.array_equal(a, qnet.forward_reference(net, net.quantize_input(xt[:IMAGES])))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import kernels_ref as ref
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -21,9 +22,9 @@ from pearray.kernels.place import Place
 
 WIDTHS = (8, 16, 32)
 ARRAYS = ((1, 1), (2, 2), (4, 4), (2, 3), (3, 1))
-# A kernel run costs milliseconds: afford twice the profile's examples (never fewer than
-# the loaded profile asks for, so "thorough" stays thorough).
-MANY = settings(max_examples=2 * settings.default.max_examples)
+# A kernel run costs milliseconds: afford 4x the "ci" profile's examples (never fewer
+# than the loaded profile asks for, so "thorough" stays thorough).
+MANY = settings(max_examples=examples(4))
 
 # The references wrap mod 2^32 as the array does: full-range data runs with
 # overflow="wrap" (tests/test_kernels_guards.py covers the default refusal).

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from pearray.cli import UsageError
-from pearray.files import check_output, input_paths, write_atomic
+from pearray.files import check_output, input_paths, read_input, write_atomic
 
 from .assembler import assemble
 from .diagnostics import AsmError
@@ -58,11 +58,7 @@ def _read_source(prog: str | None) -> tuple[str, str]:
         return EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE)
     if prog == "-":
         return sys.stdin.buffer.read().decode("utf-8", errors="replace"), "<stdin>"
-    try:
-        with open(prog, "rb") as f:
-            return f.read().decode("utf-8", errors="replace"), prog
-    except OSError as exc:
-        raise UsageError(f"cannot read {prog}: {exc.strerror}") from None
+    return read_input(prog, "source").decode("utf-8", errors="replace"), prog
 
 
 def _output_path(args: argparse.Namespace) -> str | None:
@@ -111,11 +107,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
-    try:
-        with open(args.file, "rb") as f:
-            blob = f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    blob = read_input(args.file, "container")
     try:
         prog = Program.from_bytes(blob)
     except ContainerError as exc:

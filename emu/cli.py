@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from pearray.asm.program import ContainerError, Program
 from pearray.cli import UsageError
-from pearray.files import AtomicOutput, input_paths
+from pearray.files import AtomicOutput, input_paths, read_input
 
 
 def register(sub: Any) -> None:
@@ -40,10 +39,7 @@ def read_program(path: str, include: list[str]) -> Program:
     """A Program from assembly text or a container; bad input is a UsageError."""
     from pearray.asm import AsmError, assemble
 
-    try:
-        blob = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    blob = read_input(path, "program")
     if blob.startswith(b"PEARRAY\0") or path.endswith(".bin"):
         try:
             return Program.from_bytes(blob)
@@ -87,8 +83,8 @@ class TraceWriter:
 def run_command(args: argparse.Namespace) -> int:
     from pearray.emu.machine import Machine
 
-    if args.max_cycles is not None and args.max_cycles <= 0:
-        raise UsageError("--max-cycles must be positive")
+    if args.max_cycles is not None and not 0 < args.max_cycles < 2**63:
+        raise UsageError("--max-cycles must be 1 .. 2^63-1")
     program = read_program(args.program, args.include)
     try:
         machine = Machine(args.rows, args.cols)

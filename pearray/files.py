@@ -15,6 +15,7 @@ The policy, in one place (every command that writes a file goes through it):
   and SIGHUP, and at exit.
 
 `write_atomic` writes bytes this way; `AtomicOutput` streams (`pearray run --trace`).
+`read_input` reads an input file, refusing the same non-regular files.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ StrPath = str | os.PathLike[str]
 
 
 class OutputError(ValueError):
-    """An output path that must not be written (an input, a device, a folder...)."""
+    """A path that must not be written (an input, a device, a folder...), or read (a
+    FIFO, a device, a folder): a usage error, exit status 2 in the CLI."""
 
 
 def _kind(mode: int) -> str | None:
@@ -260,9 +262,26 @@ def write_atomic(path: StrPath, data: bytes,
         out.write(data)
 
 
+def read_input(path: StrPath, what: str = "input") -> bytes:
+    """The bytes of an input file; a directory, FIFO, device or socket is an OutputError
+    (a ValueError) rather than a hang (a FIFO) or an endless read (/dev/zero)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
+    except OSError as exc:
+        raise OutputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    kind = _kind(os.fstat(fd).st_mode)
+    if kind:
+        os.close(fd)
+        raise OutputError(f"{what} {path} is {kind}, not a regular file")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def input_paths(*paths: StrPath | None) -> list[str]:
     """The readable input paths among `paths` (None and "-" dropped), for check_output."""
     return [str(p) for p in paths if p is not None and str(p) != "-"]
 
 
-__all__ = ["AtomicOutput", "OutputError", "check_output", "input_paths", "write_atomic"]
+__all__ = ["AtomicOutput", "OutputError", "check_output", "input_paths", "read_input",
+           "write_atomic"]

@@ -182,3 +182,19 @@ def test_unnamed_files_are_used_where_the_kernel_has_them(tmp_path: Path) -> Non
     finally:
         out.discard()
     assert files._pending == set()
+
+
+def test_inputs_that_are_not_regular_files_are_refused(tmp_path: Path) -> None:
+    """Reading a FIFO would block forever and /dev/zero never ends: both are refused at
+    once, like a folder; a regular file reads whole."""
+    from pearray.files import read_input
+
+    os.mkfifo(tmp_path / "fifo")
+    for path, kind in ((tmp_path / "fifo", "a FIFO"), (tmp_path, "a directory"),
+                       ("/dev/zero", "a device")):
+        with pytest.raises(OutputError, match=f"is {kind}"):
+            read_input(path, "program")
+    with pytest.raises(OutputError, match="cannot read program"):
+        read_input(tmp_path / "missing", "program")
+    (tmp_path / "f").write_bytes(b"abc")
+    assert read_input(tmp_path / "f") == b"abc"

@@ -100,10 +100,9 @@ def _remove_pending() -> None:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    """Remove the temporaries, then die of the same signal (the exit status says so)."""
+    """Remove the temporaries, then die of the same signal (the exit status says so).
+    SIGINT needs no handler: its KeyboardInterrupt unwinds through `discard`."""
     _remove_pending()
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 

@@ -108,7 +108,7 @@ HOLD_PROGRAM = """
 """
 
 
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=examples(5 / 12))
 @given(count=st.integers(0, 900), g=st.sampled_from(MACL_GS),
        a=st.sampled_from([0, 0x0FF0, 0x10000000]), dst=st.sampled_from([0x800, 0x10000800]))
 def test_held_macl_and_dma2d_match_lockstep(count: int, g: str, a: int, dst: int) -> None:

@@ -1222,7 +1222,7 @@ def dma2d_words(dst: int, src: int, rows: int, nbytes: int, ss: int, ds: int) ->
             + [enc("dma2d", rd=1, rs=2, rt=3)])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(2 / 3), deadline=None)
 @given(src=st.sampled_from(["lm", "sm", "gm"]), dst=st.sampled_from(["lm", "sm", "gm"]),
        rows=st.integers(1, 6), nbytes=st.integers(1, 23), ss=st.integers(-40, 40),
        ds=st.integers(-40, 40), so=st.integers(0, 7), do=st.integers(0, 7))

@@ -930,4 +930,6 @@ def assemble(text: str, filename: str = "<input>", include_dirs: tuple[str, ...]
             _CACHE.popitem(last=False)
     if result.program is None:
         raise AsmError(result.diagnostics)
-    return result.program.copy()
+    program = result.program.copy()
+    program.includes = [path for path, _ in result.includes]
+    return program

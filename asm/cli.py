@@ -94,7 +94,8 @@ def cmd_asm(args: argparse.Namespace) -> int:
         print(w, file=sys.stderr)
     if out:
         try:
-            write_atomic(out, prog.to_bytes(), input_paths(args.prog, *prog.files))
+            write_atomic(out, prog.to_bytes(),
+                         input_paths(args.prog, *prog.files, *prog.includes))
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     if args.listing:

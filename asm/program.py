@@ -98,6 +98,8 @@ class Program:
     # Not serialised either (in-memory extras from the assembler):
     symbol_sections: dict[str, str] = field(default_factory=dict)  # name -> ".data", ...
     warnings: list[str] = field(default_factory=list)  # rendered warning diagnostics
+    includes: list[str] = field(default_factory=list)  # every file .include read (outputs
+    # must not overwrite them: pearray.files.check_output)
 
     def copy(self) -> Program:
         """An independent copy (the assembler's cache hands these out)."""
@@ -108,7 +110,7 @@ class Program:
                       for s in self.segments],
             symbols=dict(self.symbols), files=list(self.files), isa=self.isa,
             listing=list(self.listing), symbol_sections=dict(self.symbol_sections),
-            warnings=list(self.warnings),
+            warnings=list(self.warnings), includes=list(self.includes),
         )
 
     def source_of(self, image: Image, pc: int) -> tuple[str, int] | None:

@@ -231,6 +231,20 @@ def outputs() -> list[Group]:
                 no_loss(before)
                 must_refuse(rc, err)
             return fn
+        def onto_include(cmd):
+            def fn():
+                setup()
+                (TMP / "inc.s").write_text(".equ X, 1\n")
+                (TMP / "q.s").write_text('.include "inc.s"\nhalt\n')
+                before = snapshot()
+                rc, out, err, _ = cli(*cmd)
+                no_loss(before)
+                must_refuse(rc, err)
+            return fn
+        case("asm -o an .include'd file", onto_include(["asm", TMP / "q.s", "-o", TMP / "inc.s"]))
+        case("run --trace an .include'd file",
+             onto_include(["run", TMP / "q.s", "--trace", TMP / "inc.s"]))
+
         case("asm -o a hard link to its source",
              via_link("hard", ["asm", TMP / "p.s", "-o", TMP / "alias"]))
         case("asm -o a symlink to its source",

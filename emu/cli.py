@@ -95,7 +95,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.trace:
         try:
             writer = TraceWriter(args.trace, machine,
-                                 input_paths(args.program, *program.files))
+                                 input_paths(args.program, *program.files,
+                                             *program.includes))
         except OSError as exc:
             raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
     try:

@@ -198,3 +198,14 @@ def test_an_interrupted_trace_run_leaves_nothing(tmp_path: Path, sig: int, code:
     assert proc.returncode == code
     assert b"Traceback" not in err
     assert {p.name for p in tmp_path.iterdir()} == {"loop.s"}
+
+
+def test_outputs_never_replace_an_included_file(tmp_path: Path) -> None:
+    """An .include'd file is an input too, even one that gives no code (only .equ)."""
+    (tmp_path / "inc.s").write_text(".equ X, 1\n")
+    (tmp_path / "p.s").write_text('.include "inc.s"\nli r1, X\nhalt\n')
+    for cmd in (["asm", "p.s", "-o", "inc.s"], ["run", "p.s", "--trace", "inc.s"]):
+        p = pearray(*cmd, cwd=tmp_path)
+        assert p.returncode == 2 and "is the input" in p.stderr, p.stderr
+        assert (tmp_path / "inc.s").read_text() == ".equ X, 1\n"
+    assert {p.name for p in tmp_path.iterdir()} == {"inc.s", "p.s"}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import kernels_ref as ref
 import numpy as np
 import pytest
-import kernels_ref as ref
 
 from pearray import kernels
 

@@ -20,9 +20,13 @@ from pearray.emu import codegen  # noqa: E402
 
 FUNCTIONS = """
 int pe_run(machine_t *m, uint64_t stop, uint64_t limit);
-void pe_load_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n);
+void pe_decode_image(const uint32_t *code, dec_t *dec, uint32_t n);
+void pe_set_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n);
+void pe_reset(machine_t *m, uint32_t lfsr);
+void pe_trace_mark(machine_t *m);
 int pe_decode(uint32_t word, dec_t *out);
 const char *pe_source_hash(void);
+const char *pe_build_flags(void);
 """
 
 
@@ -39,10 +43,7 @@ ffibuilder.set_source(
     codegen.generate(),
     include_dirs=[str(HERE)],
     depends=[str(p) for p in codegen.inputs()],
-    # keep asserts; no -fwrapv reliance: lane code wraps and saturates explicitly
-    extra_compile_args=[
-        "-O3", "-std=gnu11", "-UNDEBUG", "-fno-wrapv", "-fstrict-aliasing", "-Wall",
-    ],
+    extra_compile_args=codegen.cflags(),  # stamped into the core with the source's hash
 )
 
 if __name__ == "__main__":  # a source-tree build, for development: puts _core*.so into emu/

@@ -10,6 +10,7 @@ the one immediate field of an instruction, sign-extended and scaled, in imm.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 from pathlib import Path
@@ -209,33 +210,32 @@ def tables(isa: Isa) -> str:
 
 
 def inputs() -> list[Path]:
-    """The hand-written files the core is built from (the table comes in by digest)."""
+    """The hand-written files the core is built from (with isa/ through the table)."""
     return [HERE / "core.h", HERE / "core.c", HERE / "codegen.py"]
 
 
-def source_hash(isa: Isa | None = None) -> str:
-    """Stamped into the build: importing a core built from other sources fails."""
-    isa = isa or load()
-    h = hashlib.sha256()
-    for p in inputs():
-        h.update(p.read_bytes())
-    h.update(isa.digest.encode())
-    return h.hexdigest()[:16]
+OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
 
 
-def generate(isa: Isa | None = None) -> str:
-    """The whole C source of the core: the generated tables, decoder and execute
-    cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
-    isa = isa or load()
+def cflags() -> list[str]:
+    """The compiler flags of the core.  PEARRAY_CORE_OPT (one of OPT_LEVELS, default -O3)
+    picks the optimisation: -O0 builds in seconds, for trying out an instruction."""
+    opt = os.environ.get("PEARRAY_CORE_OPT", "-O3")
+    if opt not in OPT_LEVELS:
+        raise ValueError(f"PEARRAY_CORE_OPT={opt!r}: one of {' '.join(OPT_LEVELS)}")
+    # keep asserts; no -fwrapv reliance: lane code wraps and saturates explicitly
+    return [opt, "-std=gnu11", "-UNDEBUG", "-fno-wrapv", "-fstrict-aliasing", "-Wall"]
+
+
+def _body(isa: Isa) -> str:
+    """The generated C, but for the stamp lines."""
     core = (HERE / "core.c").read_text()
     for mark in ("FUNCTIONS", "EXEC_CASES", "REPEAT_FNS", "REPEAT_CASES", "LOCAL_LABELS",
                  "LOCAL_HANDLERS"):
         if core.count(f"    {mark}\n") != 1:
             raise ValueError(f"core.c must hold one `{mark}` line")
     return "\n\n".join([
-        f"/* generated from isa/isa.toml (digest {isa.digest}) by emu/codegen.py; do not edit */",
         '#include "core.h"',
-        f'#define PEARRAY_SOURCE_HASH "{source_hash(isa)}"',
         tables(isa),
         decoder(isa),
         core.replace("    FUNCTIONS\n", functions(isa) + "\n")
@@ -245,6 +245,36 @@ def generate(isa: Isa | None = None) -> str:
             .replace("    LOCAL_LABELS\n", local_labels(isa) + "\n")
             .replace("    LOCAL_HANDLERS\n", local_handlers(isa) + "\n"),
     ]) + "\n"
+
+
+def _stamp(body: str, flags: list[str]) -> str:
+    h = hashlib.sha256(body.encode())
+    h.update((HERE / "core.h").read_bytes())  # the header is included, not pasted
+    h.update("\0".join(flags).encode())
+    return h.hexdigest()[:16]
+
+
+def source_hash(isa: Isa | None = None) -> str:
+    """Stamped into the build: the hash of the generated C source (so of core.c, core.h,
+    this generator, isa/isa.toml and isa/spec.py as they shape it) and of the compiler
+    flags.  Importing a core built from other sources or flags fails."""
+    return _stamp(_body(isa or load()), cflags())
+
+
+def generate(isa: Isa | None = None) -> str:
+    """The whole C source of the core: the generated tables, decoder and execute
+    cases around the hand-written core.c (its `EXEC_CASES` line takes the cases)."""
+    isa = isa or load()
+    body, flags = _body(isa), cflags()
+    flat = " ".join(flags)
+    if '"' in flat or "\\" in flat:
+        raise ValueError(f"compiler flags with quotes or backslashes: {flat}")
+    return "\n".join([
+        f"/* generated from isa/isa.toml (digest {isa.digest}) by emu/codegen.py; do not edit */",
+        f'#define PEARRAY_SOURCE_HASH "{_stamp(body, flags)}"',
+        f'#define PEARRAY_BUILD_FLAGS "{flat}"',
+        body,
+    ])
 
 
 if __name__ == "__main__":

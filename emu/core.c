@@ -5,6 +5,7 @@
  * emu/codegen.py and pasted in front of this file by emu/build_core.py. */
 #include <string.h>
 #include <assert.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ lane helpers */
 
@@ -93,14 +94,93 @@ enum { ST_OK = 0, ST_BLOCKED = 1, ST_TRAP = 2, ST_DEFER = 3 };
 
 /* Record a trap.  Running ahead, the instruction is deferred instead, so that it
  * traps in the array's cycle in which it issues (see pe_run). */
-static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
+static int trap_full(machine_t *m, pe_t *pe, uint32_t cause, uint32_t why, uint64_t value,
+                     uint32_t size, uint32_t store) {
     if (m->ahead) { m->deferred = 1; return ST_DEFER; }
     if (!m->trap_cause) {
         m->trap_cause = cause;
         m->trap_pe = pe->id;
         m->trap_pc = pe->pc;
+        m->trap_why = why;
+        m->trap_value = value;
+        m->trap_size = size;
+        m->trap_store = store;
     }
     return ST_TRAP;
+}
+/* A trap with its detail (WHY_*, see core.h). */
+static int trap_why(machine_t *m, pe_t *pe, uint32_t cause, uint32_t why, uint64_t value) {
+    return trap_full(m, pe, cause, why, value, 0, 0);
+}
+static int trap(machine_t *m, pe_t *pe, uint32_t cause) {
+    return trap_full(m, pe, cause, WHY_NONE, 0, 0, 0);
+}
+/* A load or store that cannot be made: its address, size and direction. */
+static void trap_access(machine_t *m, pe_t *pe, uint32_t cause, uint32_t addr, uint32_t size,
+                        int store) {
+    trap_full(m, pe, cause, WHY_ACCESS, addr, size, (uint32_t)store);
+}
+
+/* ------------------------------------------------------------ tracing, watchpoints */
+
+/* An event of the instruction being traced (t is NULL when not tracing: the fast
+ * paths pass a constant 0, so all of this compiles away there). */
+static inline void trace_ev(machine_t *m, trace_t *t, uint32_t kind, uint32_t arg, uint32_t a,
+                            uint32_t b) {
+    if (t && t->nev < TRACE_EV_MAX) {
+        trace_ev_t *e = &m->trace_ev[t->ev + t->nev++];
+        e->kind = (uint8_t)kind; e->arg = (uint8_t)arg; e->region = 0; e->a = a; e->b = b;
+    }
+}
+static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t v) {
+    if (reg) trace_ev(m, t, EV_WRITE, reg, 0, v);
+}
+static inline void trace_mem(machine_t *m, trace_t *t, uint32_t kind, uint32_t addr,
+                             uint32_t size, uint32_t v) {
+    trace_ev(m, t, kind, size, addr, size == 4 ? v : v & ((1u << (8 * size)) - 1));
+}
+/* Start a record for the instruction at pc (committed by trace_retire). */
+static inline trace_t *trace_begin(machine_t *m, pe_t *pe, uint64_t now, uint32_t pc) {
+    if (m->trace_n >= m->trace_cap) return 0;
+    trace_t *t = &m->trace[m->trace_n];
+    t->cycle = now; t->pe = (uint16_t)pe->id; t->pc = pc; t->word = pe->code[pc >> 2];
+    t->ev = m->trace_ev_n; t->nev = 0; t->busy = 0;
+    return t;
+}
+/* The instruction retired: its stalls since the PE's last record, then commit. */
+static void trace_retire(machine_t *m, pe_t *pe, trace_t *t, uint64_t busy) {
+    uint64_t *mark = m->trace_mark + (uint64_t)pe->id * STALL_CAUSES;
+    for (int c = 0; c < STALL_CAUSES; c++) {
+        uint64_t d = pe->stall[c] - mark[c];
+        if (d) trace_ev(m, t, EV_STALL, (uint32_t)c, (uint32_t)d, (uint32_t)(d >> 32));
+        mark[c] = pe->stall[c];
+    }
+    t->busy = busy > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)busy;
+    m->trace_ev_n += t->nev;
+    m->trace_n++;
+}
+
+static inline uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+/* The first watchpoint on this word that PE pe's stores hit, or -1. */
+static int watch_find(machine_t *m, pe_t *pe, uint32_t word) {
+    for (uint32_t i = 0; i < m->nwatch; i++)
+        if (m->watch_addr[i] == word && (m->watch_pe[i] < 0 || (uint32_t)m->watch_pe[i] == pe->id))
+            return (int)i;
+    return -1;
+}
+/* Record the run's first watchpoint hit: pe_run stops at the end of the cycle. */
+static void watch_record(machine_t *m, pe_t *pe, int i, uint32_t word, uint32_t old,
+                         uint32_t new_) {
+    if (m->watch_hit) return;
+    m->watch_hit = 1;
+    m->watch_index = (uint32_t)i;
+    m->watch_hit_pe = pe->id;
+    m->watch_hit_pc = pe->pc;
+    m->watch_hit_addr = word;
+    m->watch_old = old;
+    m->watch_new = new_;
 }
 
 /* The region holding all `bytes` bytes at addr (REGION_*), and the offset in it;
@@ -123,7 +203,7 @@ static inline uint8_t *region_base(machine_t *m, pe_t *pe, int region) {
 /* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
 static inline __attribute__((always_inline)) uint8_t *mem_at(
         machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
-    if (addr & (size - 1)) { trap(m, pe, TRAP_MISALIGNED); return 0; }
+    if (addr & (size - 1)) { trap_access(m, pe, TRAP_MISALIGNED, addr, size, store); return 0; }
     if (__builtin_expect(addr - m->lm_base <= m->lm_size - size && m->lm_size >= size, 1)) {
         /* the common case: this PE's LM */
         uint32_t lm_extra = m->cost[REGION_LM] - 1;
@@ -135,10 +215,10 @@ static inline __attribute__((always_inline)) uint8_t *mem_at(
         else { pe->loads[REGION_LM]++; pe->load_bytes[REGION_LM] += size; }
         return pe->lm + (addr - m->lm_base);
     }
+    if (m->ahead) { m->deferred = 1; return 0; }  /* beyond this PE's LM: the array's */
     uint32_t off;
     int region = region_of(m, addr, size, &off);
-    if (region < 0) { trap(m, pe, TRAP_OUT_OF_RANGE); return 0; }
-    if (region != REGION_LM && m->ahead) { m->deferred = 1; return 0; }
+    if (region < 0) { trap_access(m, pe, TRAP_OUT_OF_RANGE, addr, size, store); return 0; }
     uint8_t *base = region_base(m, pe, region);
     uint32_t cost = m->cost[region];
     if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
@@ -170,7 +250,10 @@ static inline __attribute__((always_inline)) int mem_store(machine_t *m, pe_t *p
                      uint32_t *extra) {
     uint8_t *p = mem_at(m, pe, addr, size, 1, extra);
     if (!p) return m->deferred ? ST_DEFER : ST_TRAP;
+    int w = __builtin_expect(m->nwatch != 0, 0) ? watch_find(m, pe, addr & ~3u) : -1;
+    uint32_t old = w >= 0 ? rd32(p - (addr & 3)) : 0;
     for (uint32_t i = 0; i < size; i++) p[i] = (uint8_t)(v >> (8 * i));
+    if (w >= 0) watch_record(m, pe, w, addr & ~3u, old, rd32(p - (addr & 3)));
     return ST_OK;
 }
 
@@ -194,13 +277,36 @@ static int rows_region(machine_t *m, uint32_t addr, int32_t stride, uint32_t row
 /* A transfer issuing in cycle `now` (decisions `dma` and `dma2d`): `rows` rows of `bytes`
  * bytes, row i from src + i*ss to dst + i*ds.  Check both sides, copy the bytes, and
  * time the transfer (rows * ceil(bytes/4) words) on the PE's engine and the GM port. */
+/* The first watchpoint on a word that the rows of a transfer to dst (in region dr) write,
+ * or -1; *host is then that word in the emulator's memory. */
+static int dma_watch(machine_t *m, pe_t *pe, int dr, uint32_t dst, int32_t ds, uint32_t rows,
+                     uint32_t bytes, uint8_t **host) {
+    for (uint32_t i = 0; i < m->nwatch; i++) {
+        uint32_t w = m->watch_addr[i], off;
+        if (m->watch_pe[i] >= 0 && (uint32_t)m->watch_pe[i] != pe->id) continue;
+        if (region_of(m, w, 4, &off) != dr) continue;
+        for (uint32_t r = 0; r < rows; r++) {
+            int64_t lo = (int64_t)dst + (int64_t)r * ds;
+            if (lo < (int64_t)w + 4 && (int64_t)w < lo + bytes) {
+                *host = region_base(m, pe, dr) + off;
+                return (int)i;
+            }
+        }
+    }
+    return -1;
+}
+
 static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
-                     uint32_t rows, uint32_t bytes, int32_t ds, int32_t ss, uint32_t *extra) {
+                     uint32_t rows, uint32_t bytes, int32_t ds, int32_t ss, uint32_t *extra,
+                     trace_t *tr) {
+    trace_ev(m, tr, EV_DMA, 0, dst, src);
+    trace_ev(m, tr, EV_DMA_SIZE, 0, rows, bytes);
     if (rows == 0 || bytes == 0) return ST_OK;
     uint32_t doff = 0, soff = 0;
     int dr = rows_region(m, dst, ds, rows, bytes, &doff);
     int sr = rows_region(m, src, ss, rows, bytes, &soff);
-    if (dr < 0 || sr < 0) return trap(m, pe, TRAP_OUT_OF_RANGE);
+    if (dr < 0) return trap_why(m, pe, TRAP_OUT_OF_RANGE, WHY_DMA_DST, dst);
+    if (sr < 0) return trap_why(m, pe, TRAP_OUT_OF_RANGE, WHY_DMA_SRC, src);
     if (m->ahead && (dr != REGION_LM || sr != REGION_LM)) { m->deferred = 1; return ST_DEFER; }
     /* a free slot in the queue, or else wait for the oldest transfer to end */
     uint32_t slot = 0;
@@ -214,9 +320,13 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
         *extra += (uint32_t)(issue - now);
         pe->stall[STALL_DMA] += issue - now;
     }
-    uint8_t *db = region_base(m, pe, dr), *sb = region_base(m, pe, sr);
+    uint8_t *db = region_base(m, pe, dr), *sb = region_base(m, pe, sr), *wp = 0;
+    int w = __builtin_expect(m->nwatch != 0, 0) ? dma_watch(m, pe, dr, dst, ds, rows, bytes, &wp)
+                                                : -1;
+    uint32_t old = w >= 0 ? rd32(wp) : 0;
     for (uint32_t i = 0; i < rows; i++)
         memmove(db + doff + (int64_t)i * ds, sb + soff + (int64_t)i * ss, bytes);
+    if (w >= 0) watch_record(m, pe, w, m->watch_addr[w], old, rd32(wp));
     uint64_t n = (uint64_t)rows * ((bytes + 3) / 4);
     pe->loads[sr] += n; pe->load_bytes[sr] += (uint64_t)rows * bytes;
     pe->stores[dr] += n; pe->store_bytes[dr] += (uint64_t)rows * bytes;
@@ -232,16 +342,26 @@ static int dma_issue(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_
     }
     pe->dma_end[slot] = end;
     pe->dma_free = end;
+    if (tr) {
+        uint64_t a = start - now, b = end - now;
+        trace_ev(m, tr, EV_DMA_TIME, 0, a > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)a,
+                 b > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)b);
+    }
     return ST_OK;
 }
 
 /* `dma dst, src, n`: n words, both ends word aligned. */
 static int dma_words(machine_t *m, pe_t *pe, uint64_t now, uint32_t dst, uint32_t src,
-                     uint32_t n, uint32_t *extra) {
-    if (n == 0) return ST_OK;
-    if ((dst | src) & 3) return trap(m, pe, TRAP_MISALIGNED);
-    if (n > 0x3FFFFFFFu) return trap(m, pe, TRAP_OUT_OF_RANGE);
-    return dma_issue(m, pe, now, dst, src, 1, 4 * n, 0, 0, extra);
+                     uint32_t n, uint32_t *extra, trace_t *tr) {
+    if (n == 0) {
+        trace_ev(m, tr, EV_DMA, 0, dst, src);
+        trace_ev(m, tr, EV_DMA_SIZE, 0, 1, 0);
+        return ST_OK;
+    }
+    if (dst & 3) return trap_why(m, pe, TRAP_MISALIGNED, WHY_DMA_DST, dst);
+    if (src & 3) return trap_why(m, pe, TRAP_MISALIGNED, WHY_DMA_SRC, src);
+    if (n > 0x3FFFFFFFu) return trap_why(m, pe, TRAP_OUT_OF_RANGE, WHY_DMA_SIZE, n);
+    return dma_issue(m, pe, now, dst, src, 1, 4 * n, 0, 0, extra, tr);
 }
 
 /* `dwait`: the PE's next instruction issues when its engine has finished. */
@@ -274,12 +394,14 @@ static pe_t *neighbour(machine_t *m, pe_t *pe, uint32_t dir) {
 static int nb_send(machine_t *m, pe_t *pe, uint32_t dir, uint32_t v) {
     if (m->ahead) return ST_DEFER;
     pe_t *to = neighbour(m, pe, dir);
-    if (!to) return trap(m, pe, TRAP_EDGE);
+    if (!to) return trap_why(m, pe, TRAP_EDGE, WHY_EDGE, dir);
     uint32_t side = dir ^ 2;  /* n<->s, e<->w: the receiver's register facing us */
     if (to->in_full[side] || to->in_time[side] == m->cycle) {
         pe->stall[STALL_SEND]++;
+        pe->wait = WAIT_SEND; pe->wait_dir = dir;
         return ST_BLOCKED;
     }
+    pe->wait = WAIT_NONE;
     to->in_val[side] = v;
     to->in_full[side] = 1;
     to->in_time[side] = m->cycle;
@@ -288,11 +410,13 @@ static int nb_send(machine_t *m, pe_t *pe, uint32_t dir, uint32_t v) {
 
 static int nb_recv(machine_t *m, pe_t *pe, uint32_t dir, uint32_t *out) {
     if (m->ahead) return ST_DEFER;
-    if (!neighbour(m, pe, dir)) return trap(m, pe, TRAP_EDGE);
+    if (!neighbour(m, pe, dir)) return trap_why(m, pe, TRAP_EDGE, WHY_EDGE, dir);
     if (!pe->in_full[dir] || pe->in_time[dir] == m->cycle) {
         pe->stall[STALL_RECV]++;
+        pe->wait = WAIT_RECV; pe->wait_dir = dir;
         return ST_BLOCKED;
     }
+    pe->wait = WAIT_NONE;
     *out = pe->in_val[dir];
     pe->in_full[dir] = 0;
     pe->in_time[dir] = m->cycle;
@@ -313,7 +437,7 @@ static int sreg_read(machine_t *m, pe_t *pe, uint32_t n, uint64_t now, uint32_t 
     case 7: *out = pe->lfsr; break;
     case 8: *out = (uint32_t)pe->dma_ss; break;
     case 9: *out = (uint32_t)pe->dma_ds; break;
-    default: return trap(m, pe, TRAP_ILLEGAL);
+    default: return trap_why(m, pe, TRAP_ILLEGAL, WHY_SREG, n);
     }
     return ST_OK;
 }
@@ -323,7 +447,7 @@ static int sreg_write(machine_t *m, pe_t *pe, uint32_t n, uint32_t v) {
     else if (n == 7) pe->lfsr = v ? v : 1;
     else if (n == 8) pe->dma_ss = (int32_t)v;
     else if (n == 9) pe->dma_ds = (int32_t)v;
-    else return trap(m, pe, TRAP_ILLEGAL);
+    else return trap_why(m, pe, TRAP_ILLEGAL, WHY_SREG, n);
     return ST_OK;
 }
 
@@ -349,10 +473,6 @@ static int loop_enter(machine_t *m, pe_t *pe, uint32_t count, uint32_t end, uint
     return ST_OK;
 }
 
-static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t v) {
-    (void)m;
-    if (t && reg && t->nw < 3) { t->reg[t->nw] = reg; t->val[t->nw] = v; t->nw++; }
-}
 
 /* ------------------------------------------------------------ semantics macros */
 
@@ -366,11 +486,12 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define WRS(v) do { uint32_t v__ = (v); *p_rs = v__; trace_write(m, tr, d->rs, v__); } while (0)
 #define WRT(v) do { uint32_t v__ = (v); *p_rt = v__; trace_write(m, tr, d->rt, v__); } while (0)
 #define JUMP(t) do { uint32_t t__ = (uint32_t)(t); \
-                     if (t__ & 3) { return trap(m, pe, TRAP_MISALIGNED); } \
+                     if (t__ & 3) { return trap_why(m, pe, TRAP_MISALIGNED, WHY_JUMP, t__); } \
                      *npc = t__; } while (0)
 #define CHECK(st) do { int st__ = (st); if (st__) return st__; } while (0)
 #define LOAD_CHECKED(addr, size, sgn) \
-    ({ uint32_t v_l; CHECK(mem_load(m, pe, (addr), (size), (sgn), extra, &v_l)); v_l; })
+    ({ uint32_t v_l, a_l = (addr); CHECK(mem_load(m, pe, a_l, (size), (sgn), extra, &v_l)); \
+       trace_mem(m, tr, EV_LOAD, a_l, (size), v_l); v_l; })
 #define LOAD LOAD_CHECKED
 /* an access to this PE's LM: such an access cannot need the array */
 #define IN_LM(addr) ((uint32_t)(addr) - m->lm_base < m->lm_size)
@@ -378,18 +499,23 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 #define LOAD_LM(addr, size, sgn) \
     ({ uint32_t v_m; memcpy(&v_m, pe->lm + ((addr) - m->lm_base), 4); (void)(size); \
        (void)(sgn); v_m; })
-#define STORE(addr, size, v) CHECK(mem_store(m, pe, (addr), (size), (v), extra))
-#define SEND(dir, v) CHECK(nb_send(m, pe, (dir), (v)))
-#define RECV(dir) ({ uint32_t v_r; CHECK(nb_recv(m, pe, (dir), &v_r)); v_r; })
+#define STORE(addr, size, v) do { uint32_t a_s = (addr), v_s = (v); \
+    CHECK(mem_store(m, pe, a_s, (size), v_s, extra)); trace_mem(m, tr, EV_STORE, a_s, (size), v_s); \
+    } while (0)
+#define SEND(dir, v) do { uint32_t d_n = (dir), v_n = (v); CHECK(nb_send(m, pe, d_n, v_n)); \
+    trace_ev(m, tr, EV_SEND, d_n, 0, v_n); } while (0)
+#define RECV(dir) ({ uint32_t v_r, d_r = (dir); CHECK(nb_recv(m, pe, d_r, &v_r)); \
+    trace_ev(m, tr, EV_RECV, d_r, 0, v_r); v_r; })
 #define MFS(n) ({ uint32_t v_s; CHECK(sreg_read(m, pe, (n), now, &v_s)); v_s; })
 #define MTS(n, v) CHECK(sreg_write(m, pe, (n), (v)))
 #define LOOP(count, end) CHECK(loop_enter(m, pe, (count), (uint32_t)(end), npc))
 #define HALT() do { if (m->ahead) return ST_DEFER; pe_halt(pe, now); } while (0)
-#define DMA(dst, src, n) CHECK(dma_words(m, pe, now, (dst), (src), (n), extra))
+#define DMA(dst, src, n) CHECK(dma_words(m, pe, now, (dst), (src), (n), extra, tr))
 #define DMA2D(dst, src, shape) CHECK(dma_issue(m, pe, now, (dst), (src), (shape) >> 16, \
-                                               (shape) & 0xFFFFu, pe->dma_ds, pe->dma_ss, extra))
+                                               (shape) & 0xFFFFu, pe->dma_ds, pe->dma_ss, extra, tr))
 #define DWAIT() dma_wait(pe, now, extra)
-#define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; return ST_BLOCKED; } while (0)
+#define SYNC() do { if (m->ahead) return ST_DEFER; pe->at_sync = 1; pe->wait = WAIT_SYNC; \
+                      return ST_BLOCKED; } while (0)
 #define DOT(sa, sb) dot64(RS, RT, W, DOT_##sa)
 #define DOTV(x, y, sa) dot64((x), (y), W, DOT_##sa)
 #define DOT_S 1
@@ -428,28 +554,31 @@ static inline void trace_write(machine_t *m, trace_t *t, uint32_t reg, uint32_t 
 
     FUNCTIONS
 
+/* The PC left the image (or is not a multiple of 4: jumps check their targets). */
+static int code_trap(machine_t *m, pe_t *pe) {
+    uint32_t idx = pe->pc >> 2;
+    if (pe->pc & 3) return trap_why(m, pe, TRAP_MISALIGNED, WHY_CODE_OUTSIDE, pe->pc);
+    return trap_why(m, pe, idx < m->imem_words ? TRAP_ILLEGAL : TRAP_OUT_OF_RANGE,
+                    idx == pe->ncode ? WHY_CODE_END : WHY_CODE_OUTSIDE, pe->pc);
+}
+
 /* Execute the instruction at pe->pc, issuing in cycle `now`. ST_OK: retired;
  * ST_BLOCKED: try again next cycle; ST_DEFER: retry when the array reaches
  * `now`; ST_TRAP: m->trap_* says why. */
 static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe, uint64_t now,
                                                           const int tracing) {
     uint32_t pc = pe->pc;
-    if (pc & 3) return trap(m, pe, TRAP_MISALIGNED);
     uint32_t idx = pc >> 2;
-    if (idx >= pe->ncode)
-        return trap(m, pe, idx < m->imem_words ? TRAP_ILLEGAL : TRAP_OUT_OF_RANGE);
+    if (__builtin_expect((pc & 3) || idx >= pe->ncode, 0))
+        return code_trap(m, pe);
     const dec_t *d = &pe->dec[idx];
-    trace_t *tr = 0;
-    if (tracing && m->trace_n < m->trace_cap) {
-        tr = &m->trace[m->trace_n];
-        tr->cycle = now; tr->pe = pe->id; tr->pc = pc; tr->word = pe->code[idx]; tr->nw = 0;
-    }
+    trace_t *tr = tracing ? trace_begin(m, pe, now, pc) : 0;
     uint32_t npc = pc + 4, extra = 0;
     int st;
     switch (d->op) {
     EXEC_CASES
     default:
-        return trap(m, pe, TRAP_ILLEGAL);
+        return trap_why(m, pe, TRAP_ILLEGAL, WHY_WORD, pe->code[idx]);
     }
     if (st) return st;
     pe->r[0] = 0;
@@ -457,7 +586,7 @@ static inline __attribute__((always_inline)) int execute(machine_t *m, pe_t *pe,
     pe->macs += INSN_MACS[d->op];
     pe->busy_until = now + INSN_CYCLES[d->op] + extra;
     pe->pc = loop_next(pe, npc);
-    if (tr) m->trace_n++;
+    if (tr) trace_retire(m, pe, tr, (pe->halted ? pe->halt_cycle : pe->busy_until) - now);
     return ST_OK;
 }
 
@@ -635,8 +764,41 @@ static uint64_t last_halt(machine_t *m) {
     return t;
 }
 
-/* Run until every PE halted, a trap, the cycle `stop` (pause), a breakpoint or a
- * full trace buffer.  `limit` is the cycle limit: reaching it is a trap.
+static uint64_t wall_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Does a breakpoint stop PE pe before the instruction at its PC? */
+static int break_at(const machine_t *m, const pe_t *pe) {
+    uint32_t idx = pe->pc >> 2;
+    if (idx >= m->imem_words || !m->breakpoints[idx]) return 0;
+    for (uint32_t k = 0; k < m->nbreak; k++)
+        if (m->break_pc[k] == pe->pc && (m->break_pe[k] < 0 || (uint32_t)m->break_pe[k] == pe->id))
+            return 1;
+    return 0;
+}
+
+/* Every running PE is at the barrier: their `sync`s retire in this cycle. */
+static void sync_complete(machine_t *m) {
+    for (uint32_t i = 0; i < m->npes; i++) {
+        pe_t *pe = &m->pes[i];
+        if (pe->halted) continue;
+        trace_t *t = m->trace_cap ? trace_begin(m, pe, m->cycle, pe->pc) : 0;
+        pe->at_sync = 0;
+        pe->wait = WAIT_NONE;
+        pe->retired++;
+        pe->busy_until = m->cycle + 1;
+        pe->pc = loop_next(pe, pe->pc + 4);
+        if (t) trace_retire(m, pe, t, 1);
+    }
+}
+
+/* Run until every PE halted, a trap, the cycle `stop` (pause), a breakpoint, a
+ * watchpoint, a full trace buffer or (m->slice_ns) a slice of wall time.  `limit` is
+ * the cycle limit: reaching it is a trap.  It always returns between two cycles, so
+ * that calling it again carries on as if it had not returned.
  *
  * All PEs advance in one cycle loop; shared state (SM banks, GM, neighbours,
  * sync) is touched only in the array's cycle, in PE id order.  Between such
@@ -644,29 +806,37 @@ static uint64_t last_halt(machine_t *m) {
  * other PE can observe, so counters and results equal the lock-step ones.  A
  * trap met while running ahead is deferred to the cycle the instruction issues
  * in, so the trapping PE is exact; other PEs may have run further on local work.
- * Tracing, breakpoints and m->lockstep switch the run-ahead off. */
+ * Tracing, breakpoints, watchpoints and m->lockstep switch the run-ahead off. */
 int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
     pe_t *pes = m->pes;
-    uint32_t n = m->npes;
-    int ahead_ok = !m->trace_cap && !m->breakpoints && !m->lockstep;
+    uint32_t n = m->npes, running = 0, work = 0;
+    int ahead_ok = !m->trace_cap && !m->breakpoints && !m->nwatch && !m->lockstep;
+    uint64_t deadline = m->slice_ns ? wall_ns() + m->slice_ns : 0;
+    for (uint32_t i = 0; i < n; i++) running += !pes[i].halted;
     for (;;) {
-        uint32_t running = 0, waiting = 0, progress = 0, blocked = 0, trapped = 0;
+        uint32_t waiting = 0, progress = 0, blocked = 0, trapped = 0;
         uint64_t next_busy = UINT64_MAX;
-        for (uint32_t i = 0; i < n; i++) running += !pes[i].halted;
         if (!running) { m->cycle = last_halt(m); return RUN_HALTED; }
         if (m->cycle >= limit) {
             for (uint32_t i = 0; i < n; i++)
-                if (!pes[i].halted) { trap(m, &pes[i], TRAP_CYCLE_LIMIT); break; }
+                if (!pes[i].halted) { trap_why(m, &pes[i], TRAP_CYCLE_LIMIT, WHY_LIMIT, limit); break; }
             return RUN_TRAP;
         }
         if (m->cycle >= stop) return RUN_PAUSED;
-        if (m->trace_cap && m->trace_n + n > m->trace_cap) return RUN_TRACE_FULL;
+        if (m->trace_cap && (m->trace_n + n > m->trace_cap
+                             || m->trace_ev_n + (uint64_t)n * TRACE_EV_MAX > m->trace_ev_cap))
+            return RUN_TRACE_FULL;
+        if (deadline && ++work >= 1024) {
+            work = 0;
+            if (wall_ns() >= deadline) return RUN_SLICE;
+        }
         if (m->breakpoints && !m->skip_break) {
             for (uint32_t i = 0; i < n; i++) {
                 pe_t *pe = &pes[i];
-                if (!pe->halted && !pe->at_sync && pe->busy_until <= m->cycle
-                    && (pe->pc >> 2) < m->imem_words && m->breakpoints[pe->pc >> 2]) {
+                if (!pe->halted && !pe->at_sync && pe->busy_until <= m->cycle && break_at(m, pe)) {
                     m->skip_break = 1;
+                    m->break_hit_pe = pe->id;
+                    m->break_hit_pc = pe->pc;
                     return RUN_BREAK;
                 }
             }
@@ -683,33 +853,28 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
                 int st = ahead_ok ? execute(m, pe, m->cycle, 0) : execute(m, pe, m->cycle, 1);
                 if (st == ST_TRAP) { trapped = 1; ahead_ok = 0; continue; }  /* finish the cycle */
                 if (st != ST_OK) { blocked++; if (pe->at_sync) waiting++; continue; }
-                if (ahead_ok && !trapped && !pe->halted) run_local(m, pe, horizon);
+                if (ahead_ok && !trapped && !pe->halted) { run_local(m, pe, horizon); work += 64; }
+                if (pe->halted) running--;
             }
             progress++;
             if (pe->busy_until < next_busy) next_busy = pe->busy_until;
         }
         if (trapped) { m->cycle++; return RUN_TRAP; }
         if (waiting && waiting == running && progress == 0) {
-            /* every running PE is at the barrier: it completes this cycle */
-            for (uint32_t i = 0; i < n; i++) {
-                pe_t *pe = &pes[i];
-                if (pe->halted) continue;
-                pe->at_sync = 0;
-                pe->retired++;
-                pe->busy_until = m->cycle + 1;
-                pe->pc = loop_next(pe, pe->pc + 4);
-            }
+            sync_complete(m);
             m->cycle++;
             continue;
         }
-        for (uint32_t i = 0; i < n; i++)
-            if (!pes[i].halted && pes[i].at_sync) pes[i].stall[STALL_SYNC]++;
+        if (waiting)
+            for (uint32_t i = 0; i < n; i++)
+                if (!pes[i].halted && pes[i].at_sync) pes[i].stall[STALL_SYNC]++;
         if (!progress) {  /* reported at the lowest-id PE, all of them being blocked */
             for (uint32_t i = 0; i < n; i++)
                 if (!pes[i].halted) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
             m->cycle++;
             return RUN_TRAP;
         }
+        if (m->watch_hit) { m->cycle++; return RUN_WATCH; }
         /* nobody waits on anybody: jump to the first cycle in which some PE issues */
         uint64_t next = m->cycle + 1;
         if (!blocked && !waiting && next_busy > next && next_busy != UINT64_MAX) next = next_busy;
@@ -719,13 +884,50 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
     }
 }
 
-/* Predecode a PE's image; words that do not decode run as illegal. */
-void pe_load_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n) {
+/* Power-on state of every PE (memories and code kept): registers, PC, counters. */
+void pe_reset(machine_t *m, uint32_t lfsr) {
+    for (uint32_t i = 0; i < m->npes; i++) {
+        pe_t *pe = &m->pes[i];
+        uint32_t *code = pe->code, n = pe->ncode;
+        dec_t *dec = pe->dec;
+        uint8_t *lm = pe->lm;
+        memset(pe, 0, sizeof *pe);
+        pe->code = code; pe->dec = dec; pe->ncode = n; pe->lm = lm;
+        pe->row = i / m->cols; pe->col = i % m->cols; pe->id = i;
+        pe->lfsr = lfsr;
+        pe->halted = n == 0;
+    }
+    m->cycle = 0;
+    m->trap_cause = m->trap_pe = m->trap_pc = m->trap_why = m->trap_size = m->trap_store = 0;
+    m->trap_value = 0;
+    m->trace_n = m->trace_cap = m->trace_ev_n = m->trace_ev_cap = 0;
+    m->skip_break = 0;
+    m->watch_hit = 0;
+    m->gm_port_free = 0;
+    if (m->sm_banks) {
+        memset(m->bank_stamp, 0, m->sm_banks * sizeof *m->bank_stamp);
+        memset(m->bank_count, 0, m->sm_banks * sizeof *m->bank_count);
+    }
+}
+
+/* The trace starts here: each PE's next record counts the stalls from now on. */
+void pe_trace_mark(machine_t *m) {
+    for (uint32_t i = 0; i < m->npes; i++)
+        memcpy(m->trace_mark + (uint64_t)i * STALL_CAUSES, m->pes[i].stall,
+               sizeof m->pes[i].stall);
+}
+
+/* Give PE pe_id an image (decoded by pe_decode_image). */
+void pe_set_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n) {
     assert(pe_id < m->npes);
     pe_t *pe = &m->pes[pe_id];
     pe->code = code;
     pe->dec = dec;
     pe->ncode = n;
+}
+
+/* Predecode an image; words that do not decode run as illegal. */
+void pe_decode_image(const uint32_t *code, dec_t *dec, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
         if (!decode_word(code[i], &dec[i])) dec[i].op = INSN_ILLEGAL;
 }
@@ -733,3 +935,4 @@ void pe_load_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint
 int pe_decode(uint32_t word, dec_t *out) { return decode_word(word, out); }
 
 const char *pe_source_hash(void) { return PEARRAY_SOURCE_HASH; }
+const char *pe_build_flags(void) { return PEARRAY_BUILD_FLAGS; }

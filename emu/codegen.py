@@ -171,7 +171,8 @@ def local_handlers(isa: Isa) -> str:
             "    if (st) goto out;",
             f"    NEXT({i.cycles}, {i.macs}, {int(i.cls == 'ctrl')});",
         ]
-    out += ["L_ILLEGAL:", "    st = trap(m, pe, TRAP_ILLEGAL);", "    goto out;"]
+    out += ["L_ILLEGAL:", "    pe->pc = pc;",
+            "    st = trap_why(m, pe, TRAP_ILLEGAL, WHY_WORD, pe->code[pc >> 2]);", "    goto out;"]
     return "\n".join(out)
 
 
@@ -196,9 +197,26 @@ def repeat_functions(isa: Isa) -> str:
     return "\n".join(out)
 
 
+def bulk_kind(insn: Insn) -> int:
+    """1 for `macl rd, (rs)+, (rt)+`, 2 for `macl rd, (rs), (rt)+` (decision `macl_hold`),
+    else 0: loop bodies of these run as dot products over LM in the core (repeat_block),
+    which knows their semantics (rd += sum of signed lane products; rs, rt step by 4)."""
+    if insn.mnemonic != "macl" or insn.cls != "mem":
+        return 0
+    if set(insn.stream) == {"rs", "rt"} and not insn.hold:
+        return 1
+    if insn.stream == ("rt",) and insn.hold == ("rs",):
+        return 2
+    return 0
+
+
 def tables(isa: Isa) -> str:
     names = ",\n    ".join(c_name(i) for i in isa.insns)
     out = [f"enum {{\n    {names},\n    INSN_ILLEGAL\n}};"]
+    out.append("static const uint8_t INSN_BULK[] = {"
+               + ", ".join(str(bulk_kind(i)) for i in isa.insns) + ", 0};")
+    out.append("static const uint8_t INSN_WIDTH[] = {"
+               + ", ".join(str(i.width) for i in isa.insns) + ", 32};")
     out.append("static const uint8_t INSN_CYCLES[] = {"
                + ", ".join(str(i.cycles) for i in isa.insns) + ", 1};")
     out.append("static const uint8_t INSN_MACS[] = {"

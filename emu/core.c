@@ -201,6 +201,41 @@ static inline uint8_t *region_base(machine_t *m, pe_t *pe, int region) {
 }
 
 /* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
+/* An access beyond this PE's LM, in the array's cycle: SM (with its banks) or GM. */
+static uint8_t *mem_far(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store,
+                        uint32_t *extra) {
+    uint32_t off = addr - m->sm_base;
+    int region;
+    uint8_t *base;
+    if (off < m->sm_size && m->sm_size - off >= size) {
+        region = REGION_SM;
+        base = m->sm;
+        if (m->sm_banks) {
+            uint32_t w = off >> 2, nb = m->sm_banks;
+            uint32_t bank = (nb & (nb - 1)) ? w % nb : w & (nb - 1);  /* no division for 2^k */
+            if (m->bank_stamp[bank] != m->cycle + 1) {
+                m->bank_stamp[bank] = m->cycle + 1;
+                m->bank_count[bank] = 0;
+            }
+            uint32_t k = m->bank_count[bank]++;
+            if (k) { *extra += k; pe->stall[STALL_BANK] += k; pe->bank_conflicts++; }
+        }
+    } else {
+        off = addr - m->gm_base;
+        if (!(off < m->gm_size && m->gm_size - off >= size)) {
+            trap_access(m, pe, TRAP_OUT_OF_RANGE, addr, size, store);
+            return 0;
+        }
+        region = REGION_GM;
+        base = m->gm;
+    }
+    uint32_t cost = m->cost[region];
+    if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
+    if (store) { pe->stores[region]++; pe->store_bytes[region] += size; }
+    else { pe->loads[region]++; pe->load_bytes[region] += size; }
+    return base + off;
+}
+
 static inline __attribute__((always_inline)) uint8_t *mem_at(
         machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
     if (addr & (size - 1)) { trap_access(m, pe, TRAP_MISALIGNED, addr, size, store); return 0; }
@@ -216,21 +251,7 @@ static inline __attribute__((always_inline)) uint8_t *mem_at(
         return pe->lm + (addr - m->lm_base);
     }
     if (m->ahead) { m->deferred = 1; return 0; }  /* beyond this PE's LM: the array's */
-    uint32_t off;
-    int region = region_of(m, addr, size, &off);
-    if (region < 0) { trap_access(m, pe, TRAP_OUT_OF_RANGE, addr, size, store); return 0; }
-    uint8_t *base = region_base(m, pe, region);
-    uint32_t cost = m->cost[region];
-    if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
-    if (region == REGION_SM && m->sm_banks) {
-        uint32_t bank = (off >> 2) % m->sm_banks;
-        if (m->bank_stamp[bank] != m->cycle + 1) { m->bank_stamp[bank] = m->cycle + 1; m->bank_count[bank] = 0; }
-        uint32_t k = m->bank_count[bank]++;
-        if (k) { *extra += k; pe->stall[STALL_BANK] += k; pe->bank_conflicts++; }
-    }
-    if (store) { pe->stores[region]++; pe->store_bytes[region] += size; }
-    else { pe->loads[region]++; pe->load_bytes[region] += size; }
-    return base + off;
+    return mem_far(m, pe, addr, size, store, extra);
 }
 
 static inline __attribute__((always_inline)) int mem_load(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int sgn,
@@ -682,35 +703,181 @@ static inline int repeat(machine_t *m, pe_t *pe, uint64_t horizon) {
     return st;
 }
 
+/* ------------------------------------------------------------ macl loops as dot products */
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "LM words are read in host order");
+typedef int8_t __attribute__((may_alias)) i8a_t;
+typedef int16_t __attribute__((may_alias, aligned(2))) i16a_t;
+typedef uint32_t __attribute__((may_alias, aligned(4))) u32a_t;
+
+/* The sum over k < n of dot(word at a + k*sa, word at b + k*sb), lanes of width w both
+ * signed (isa.toml `macl`), mod 2^32.  Consecutive words (sa = sb = 4) run as one flat
+ * loop the compiler vectorises. */
+static uint32_t dot_run(const uint8_t *a, uint32_t sa, const uint8_t *b, uint32_t sb,
+                        uint64_t n, int w) {
+    uint32_t s = 0;
+    if (sa == 4 && sb == 4) {
+        if (w == 8) {
+            const i8a_t *x = (const i8a_t *)a, *y = (const i8a_t *)b;
+            for (uint64_t i = 0; i < 4 * n; i++) s += (uint32_t)((int32_t)x[i] * (int32_t)y[i]);
+            return s;
+        }
+        if (w == 16) {
+            const i16a_t *x = (const i16a_t *)a, *y = (const i16a_t *)b;
+            for (uint64_t i = 0; i < 2 * n; i++) s += (uint32_t)((int32_t)x[i] * (int32_t)y[i]);
+            return s;
+        }
+        if (w == 32) {
+            const u32a_t *x = (const u32a_t *)a, *y = (const u32a_t *)b;
+            for (uint64_t i = 0; i < n; i++) s += x[i] * y[i];
+            return s;
+        }
+    }
+    if (w == 8) {
+        for (uint64_t k = 0; k < n; k++) {
+            const i8a_t *x = (const i8a_t *)(a + k * sa), *y = (const i8a_t *)(b + k * sb);
+            s += (uint32_t)((int32_t)x[0] * y[0] + (int32_t)x[1] * y[1] + (int32_t)x[2] * y[2]
+                            + (int32_t)x[3] * y[3]);
+        }
+        return s;
+    }
+    for (uint64_t k = 0; k < n; k++)
+        s += (uint32_t)dot64(rd32(a + k * sa), rd32(b + k * sb), w, 1);
+    return s;
+}
+
+enum { BLOCK_MAX = 8 };
+
+/* Does the run of n words from addr, `step` bytes apart, lie in this PE's LM, aligned? */
+static inline int lm_words(const machine_t *m, uint32_t addr, uint32_t step, uint64_t n) {
+    uint64_t off = (uint64_t)(uint32_t)(addr - m->lm_base);
+    return (addr & 3) == 0 && off + (n - 1) * step + 4 <= m->lm_size;
+}
+
+/* Run-ahead only: the PE is at the start of a loop whose body is K macl-family
+ * instructions (dec.run), pointers and accumulators distinct registers.  The loop's
+ * whole iterations that issue before `horizon` run as one dot product per instruction
+ * (dot_run) when every word they read lies in this PE's LM; the registers, counters,
+ * time and loop state end as the interpreter leaves them.  Returns the iterations run
+ * (0: not this shape, not in LM, or no whole iteration before the horizon). */
+static uint32_t repeat_block(machine_t *m, pe_t *pe, uint64_t horizon, uint32_t K) {
+    uint32_t top = pe->loop_depth - 1;
+    const dec_t *d0 = &pe->dec[pe->pc >> 2];
+    uint64_t now = pe->busy_until;
+    uint32_t left = pe->loop_count[top];
+    uint32_t step[REG_COUNT] = {0}, off_a[BLOCK_MAX], off_b[BLOCK_MAX];
+    uint32_t ptr = 0, acc = 0;  /* register bitmaps */
+    uint64_t per = 0, lanes = 0;
+    const uint64_t lm_x = m->cost[REGION_LM] - 1;
+    if (K > BLOCK_MAX || now >= horizon) return 0;
+    for (uint32_t j = 0; j < K; j++) {
+        const dec_t *d = d0 + j;
+        uint32_t kind = INSN_BULK[d->op];
+        if (!kind || !d->rd || !d->rs || !d->rt || d->rs == d->rt) return 0;
+        off_a[j] = step[d->rs];
+        off_b[j] = step[d->rt];
+        if (kind == 1) step[d->rs] += 4;
+        step[d->rt] += 4;
+        ptr |= 1u << d->rs | 1u << d->rt;
+        acc |= 1u << d->rd;
+        per += INSN_CYCLES[d->op] + 2 * lm_x;  /* two LM reads each (decision `macl`) */
+        lanes += INSN_MACS[d->op];
+    }
+    if (ptr & acc) return 0;
+    uint64_t n = (horizon - now) / per;  /* whole iterations issuing before the horizon */
+    if (n > left) n = left;
+    if (!n) return 0;
+    for (uint32_t j = 0; j < K; j++) {
+        const dec_t *d = d0 + j;
+        if (!lm_words(m, pe->r[d->rs] + off_a[j], step[d->rs], n)
+            || !lm_words(m, pe->r[d->rt] + off_b[j], step[d->rt], n))
+            return 0;
+    }
+    const uint8_t *lm = pe->lm - m->lm_base;
+    for (uint32_t j = 0; j < K; j++) {
+        const dec_t *d = d0 + j;
+        pe->r[d->rd] += dot_run(lm + (uint32_t)(pe->r[d->rs] + off_a[j]), step[d->rs],
+                                lm + (uint32_t)(pe->r[d->rt] + off_b[j]), step[d->rt], n,
+                                INSN_WIDTH[d->op]);
+    }
+    for (uint32_t b = ptr; b; b &= b - 1) {
+        uint32_t r = (uint32_t)__builtin_ctz(b);
+        pe->r[r] += (uint32_t)(n * step[r]);
+    }
+    pe->retired += n * K;
+    pe->macs += n * lanes;
+    pe->loads[REGION_LM] += 2 * K * n;
+    pe->load_bytes[REGION_LM] += 8 * K * n;
+    pe->stall[STALL_MEMORY] += 2 * K * lm_x * n;
+    pe->busy_until = now + n * per;
+    if (n == left) {
+        pe->loop_count[top] = 1;
+        pe->pc = loop_next(pe, pe->loop_end[top]);  /* ends this loop, folds outer ends */
+    } else {
+        pe->loop_count[top] = left - (uint32_t)n;
+    }
+    return (uint32_t)n;
+}
+
 static inline int single_insn_loop(const pe_t *pe) {
     uint32_t top = pe->loop_depth - 1;
     return pe->loop_depth && pe->loop_start[top] == pe->pc && pe->loop_end[top] == pe->pc + 4
         && (pe->pc >> 2) < pe->ncode;
 }
 
-/* Run-ahead: PE `pe` runs on its own from its busy_until up to `horizon`, a
- * threaded interpreter (one dispatch per handler, PC and time in locals).  It
- * stops at the horizon, or where an instruction needs the array (ST_DEFER: it
- * is retried in the array's cycle); a trap is deferred the same way. */
-static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
+/* What a cycle of the array's loop found, PE by PE. */
+typedef struct {
+    uint32_t running, waiting, progress, blocked;
+    uint64_t next_busy, work;
+} tally_t;
+
+/* Count PE pe's outcome in the cycle: it retired (ST_OK), or was blocked. */
+static inline void tally(tally_t *t, pe_t *pe, int st, uint64_t retired) {
+    if (st != ST_OK) { t->blocked++; if (pe->at_sync) t->waiting++; return; }
+    if (pe->halted) t->running--;
+    t->work += retired;
+    t->progress++;
+    if (pe->busy_until < t->next_busy) t->next_busy = pe->busy_until;
+}
+
+/* The array's cycle with run-ahead: each PE that issues in it, in id order, issues its
+ * next instruction, then runs ahead on its own up to `horizon` (a threaded interpreter:
+ * one dispatch per handler, PC and time in locals).  A PE stops at the horizon, or
+ * where an instruction needs the array (ST_DEFER: it issues in the array's cycle, as
+ * the first instruction of its turn then); a trap met running ahead is deferred the
+ * same way.  Returns the id of a PE whose first instruction trapped (pe_run finishes
+ * that cycle in lock step), else npes. */
+static uint32_t run_cycle(machine_t *m, uint64_t horizon, tally_t *t) {
     static const void *const labels[] = {
     LOCAL_LABELS
     };
-    const dec_t *const dec = pe->dec;
-    const uint32_t ncode = pe->ncode;
-    uint64_t now = pe->busy_until, retired = 0, macs = 0;
-    uint32_t pc = pe->pc, npc, extra;
-    const dec_t *d;
-    int st = ST_OK;
-    m->ahead = 1;
+    const uint64_t cycle = m->cycle;
+    pe_t *const pes = m->pes;
+    const uint32_t n = m->npes;
+    pe_t *pe;
+    const dec_t *dec, *d;
+    uint32_t code_end, pc, npc, extra;
+    uint64_t now, retired, macs;
+    int st, first;
 #define FETCH() do { \
-        if (now >= horizon || (pc & 3) || (pc >> 2) >= ncode) goto out; \
+        if (now >= horizon || pc >= code_end) goto out; \
         d = &dec[pc >> 2]; \
         goto *labels[d->op]; \
     } while (0)
-/* at a one-instruction loop body: iterate it in place */
+/* at the start of a loop body of macl (repeat_block) or of one instruction (repeat):
+ * run its iterations in place */
 #define REPEAT_HERE() do { \
         pe->pc = pc; \
+        uint32_t top_ = pe->loop_depth - 1, k_; \
+        if (pe->loop_depth && pe->loop_start[top_] == pc && pc < code_end \
+            && (k_ = (pe->loop_end[top_] - pc) >> 2) <= dec[pc >> 2].run) { \
+            pe->busy_until = now; \
+            if (repeat_block(m, pe, horizon, k_)) { \
+                pc = pe->pc; \
+                now = pe->busy_until; \
+                if (k_ == 1 || pc != pe->loop_start[top_]) break; \
+            } \
+        } \
         if (single_insn_loop(pe)) { \
             pe->busy_until = now; \
             st = repeat(m, pe, horizon); \
@@ -721,33 +888,53 @@ static int run_local(machine_t *m, pe_t *pe, uint64_t horizon) {
         } \
     } while (0)
 /* after an instruction: retire it, fold loop ends, go to the next; a `loop`
- * (entered: true) may start a one-instruction body right away */
+ * (entered: true) may start a one-instruction body right away.  After the first
+ * (in the array's cycle) the PE runs ahead; a `halt` (only ever the first) ends it. */
 #define NEXT(cycles, nmacs, entered) do { \
         pe->r[0] = 0; \
         retired++; \
         macs += (nmacs); \
         now += (cycles) + extra; \
         pc = npc; \
-        if (pe->loop_depth && pc == pe->loop_end[pe->loop_depth - 1]) { \
-            pc = loop_next(pe, pc); \
-            REPEAT_HERE(); \
-        } else if (entered) { \
-            REPEAT_HERE(); \
+        int fold_ = pe->loop_depth && pc == pe->loop_end[pe->loop_depth - 1]; \
+        if (fold_) pc = loop_next(pe, pc); \
+        if (__builtin_expect(first, 0)) { \
+            first = 0; \
+            m->ahead = 1; \
+            if (pe->halted) goto out; \
         } \
+        if (fold_ || (entered)) REPEAT_HERE(); \
         FETCH(); \
     } while (0)
-    REPEAT_HERE();  /* it may stop inside a one-instruction loop body */
-    FETCH();
+    for (uint32_t i = 0; i < n; i++) {
+        pe = &pes[i];
+        if (pe->halted) continue;
+        if (pe->at_sync) { t->waiting++; continue; }
+        if (pe->busy_until > cycle) { tally(t, pe, ST_OK, 0); continue; }
+        dec = pe->dec;
+        pc = pe->pc;
+        code_end = pe->ncode << 2;  /* PCs stay multiples of 4: jumps check their targets */
+        if ((pc & 3) || pc >= code_end) { code_trap(m, pe); return i; }
+        now = cycle;  /* a PE that was blocked has busy_until < cycle */
+        retired = macs = 0;
+        st = ST_OK;
+        first = 1;
+        m->ahead = 0;  /* the first instruction is the array's */
+        d = &dec[pc >> 2];
+        goto *labels[d->op];
     LOCAL_HANDLERS
-out:
-    pe->pc = pc;
-    pe->busy_until = now;
-out_synced:
-    pe->retired += retired;
-    pe->macs += macs;
-    m->ahead = 0;
-    m->deferred = 0;
-    return st;
+    out:
+        pe->pc = pc;
+        pe->busy_until = now;
+    out_synced:
+        pe->retired += retired;
+        pe->macs += macs;
+        m->ahead = 0;
+        m->deferred = 0;
+        if (!retired && st == ST_TRAP) return i;
+        tally(t, pe, retired ? ST_OK : st, retired);
+    }
+    return n;
 #undef FETCH
 #undef NEXT
 }
@@ -809,13 +996,12 @@ static void sync_complete(machine_t *m) {
  * Tracing, breakpoints, watchpoints and m->lockstep switch the run-ahead off. */
 int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
     pe_t *pes = m->pes;
-    uint32_t n = m->npes, running = 0, work = 0;
-    int ahead_ok = !m->trace_cap && !m->breakpoints && !m->nwatch && !m->lockstep;
+    uint32_t n = m->npes, running = 0;
+    uint64_t work = 0;
+    const int ahead_ok = !m->trace_cap && !m->breakpoints && !m->nwatch && !m->lockstep;
     uint64_t deadline = m->slice_ns ? wall_ns() + m->slice_ns : 0;
     for (uint32_t i = 0; i < n; i++) running += !pes[i].halted;
     for (;;) {
-        uint32_t waiting = 0, progress = 0, blocked = 0, trapped = 0;
-        uint64_t next_busy = UINT64_MAX;
         if (!running) { m->cycle = last_halt(m); return RUN_HALTED; }
         if (m->cycle >= limit) {
             for (uint32_t i = 0; i < n; i++)
@@ -826,7 +1012,7 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
         if (m->trace_cap && (m->trace_n + n > m->trace_cap
                              || m->trace_ev_n + (uint64_t)n * TRACE_EV_MAX > m->trace_ev_cap))
             return RUN_TRACE_FULL;
-        if (deadline && ++work >= 1024) {
+        if (deadline && ++work >= (1u << 16)) {  /* about 0.1-1 ms of work */
             work = 0;
             if (wall_ns() >= deadline) return RUN_SLICE;
         }
@@ -845,30 +1031,37 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
         uint64_t horizon = m->cycle + RUN_AHEAD;
         if (horizon > stop) horizon = stop;
         if (horizon > limit) horizon = limit;
-        for (uint32_t i = 0; i < n; i++) {
+        tally_t t = {running, 0, 0, 0, UINT64_MAX, 0};
+        uint32_t first_lockstep = 0, trapped = 0;
+        if (ahead_ok) {
+            uint32_t at = run_cycle(m, horizon, &t);
+            if (at < n) trapped = 1;
+            first_lockstep = at + 1;  /* after a trap the cycle is finished in lock step */
+        }
+        for (uint32_t i = first_lockstep; i < n; i++) {
             pe_t *pe = &pes[i];
             if (pe->halted) continue;
-            if (pe->at_sync) { waiting++; continue; }
+            if (pe->at_sync) { t.waiting++; continue; }
             if (pe->busy_until <= m->cycle) {
-                int st = ahead_ok ? execute(m, pe, m->cycle, 0) : execute(m, pe, m->cycle, 1);
-                if (st == ST_TRAP) { trapped = 1; ahead_ok = 0; continue; }  /* finish the cycle */
-                if (st != ST_OK) { blocked++; if (pe->at_sync) waiting++; continue; }
-                if (ahead_ok && !trapped && !pe->halted) { run_local(m, pe, horizon); work += 64; }
-                if (pe->halted) running--;
+                int st = execute(m, pe, m->cycle, 1);
+                if (st == ST_TRAP) { trapped = 1; continue; }  /* finish the cycle */
+                tally(&t, pe, st, 1);
+            } else {
+                tally(&t, pe, ST_OK, 0);
             }
-            progress++;
-            if (pe->busy_until < next_busy) next_busy = pe->busy_until;
         }
+        running = t.running;
+        work += t.work;
         if (trapped) { m->cycle++; return RUN_TRAP; }
-        if (waiting && waiting == running && progress == 0) {
+        if (t.waiting && t.waiting == running && t.progress == 0) {
             sync_complete(m);
             m->cycle++;
             continue;
         }
-        if (waiting)
+        if (t.waiting)
             for (uint32_t i = 0; i < n; i++)
                 if (!pes[i].halted && pes[i].at_sync) pes[i].stall[STALL_SYNC]++;
-        if (!progress) {  /* reported at the lowest-id PE, all of them being blocked */
+        if (!t.progress) {  /* reported at the lowest-id PE, all of them being blocked */
             for (uint32_t i = 0; i < n; i++)
                 if (!pes[i].halted) { trap(m, &pes[i], TRAP_DEADLOCK); break; }
             m->cycle++;
@@ -877,7 +1070,8 @@ int pe_run(machine_t *m, uint64_t stop, uint64_t limit) {
         if (m->watch_hit) { m->cycle++; return RUN_WATCH; }
         /* nobody waits on anybody: jump to the first cycle in which some PE issues */
         uint64_t next = m->cycle + 1;
-        if (!blocked && !waiting && next_busy > next && next_busy != UINT64_MAX) next = next_busy;
+        if (!t.blocked && !t.waiting && t.next_busy > next && t.next_busy != UINT64_MAX)
+            next = t.next_busy;
         if (next > limit) next = limit;
         if (next > stop) next = stop;
         m->cycle = next;
@@ -926,10 +1120,16 @@ void pe_set_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint3
     pe->ncode = n;
 }
 
-/* Predecode an image; words that do not decode run as illegal. */
+/* Predecode an image; words that do not decode run as illegal.  Each word also
+ * learns how many macl-family instructions start there (repeat_block's bodies). */
 void pe_decode_image(const uint32_t *code, dec_t *dec, uint32_t n) {
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         if (!decode_word(code[i], &dec[i])) dec[i].op = INSN_ILLEGAL;
+        dec[i].run = 0;
+    }
+    for (uint32_t i = n; i-- > 0;)
+        if (INSN_BULK[dec[i].op])
+            dec[i].run = (uint8_t)(i + 1 < n && dec[i + 1].run < 255 ? dec[i + 1].run + 1 : 1);
 }
 
 int pe_decode(uint32_t word, dec_t *out) { return decode_word(word, out); }

@@ -50,6 +50,7 @@ enum {
 typedef struct {
     uint16_t op;
     uint8_t rd, rs, rt;
+    uint8_t run;          /* macl-family instructions from here on (repeat_block), at most 255 */
     int32_t imm;
 } dec_t;
 

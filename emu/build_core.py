@@ -22,6 +22,8 @@ FUNCTIONS = """
 int pe_run(machine_t *m, uint64_t stop, uint64_t limit);
 void pe_decode_image(const uint32_t *code, dec_t *dec, uint32_t n);
 void pe_set_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n);
+void pe_set_images(machine_t *m, const int32_t *which, uint32_t *const *codes,
+                   dec_t *const *decs, const uint32_t *ns);
 void pe_reset(machine_t *m, uint32_t lfsr);
 void pe_trace_mark(machine_t *m);
 int pe_decode(uint32_t word, dec_t *out);

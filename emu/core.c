@@ -1111,6 +1111,18 @@ void pe_trace_mark(machine_t *m) {
                sizeof m->pes[i].stall);
 }
 
+/* Give every PE its image: which[i] indexes codes/decs/ns, or is -1 (no code). */
+void pe_set_images(machine_t *m, const int32_t *which, uint32_t *const *codes,
+                   dec_t *const *decs, const uint32_t *ns) {
+    for (uint32_t i = 0; i < m->npes; i++) {
+        pe_t *pe = &m->pes[i];
+        int32_t k = which[i];
+        pe->code = k < 0 ? 0 : codes[k];
+        pe->dec = k < 0 ? 0 : decs[k];
+        pe->ncode = k < 0 ? 0 : ns[k];
+    }
+}
+
 /* Give PE pe_id an image (decoded by pe_decode_image). */
 void pe_set_code(machine_t *m, uint32_t pe_id, uint32_t *code, dec_t *dec, uint32_t n) {
     assert(pe_id < m->npes);

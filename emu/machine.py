@@ -13,6 +13,7 @@ copy of the counters and builds per-PE `PEStats` objects only when asked.
 from __future__ import annotations
 
 import importlib
+import mmap
 import os
 import stat
 from collections import OrderedDict
@@ -494,6 +495,29 @@ def read_source_line(path: str, line: int) -> str | None:
 # ---------------------------------------------------------------- the machine
 
 
+class _Zeroed:
+    """n bytes of emulated memory in a private anonymous mapping: clearing a large one
+    hands its pages back to the kernel (they read as zeros again), so it costs what
+    the run touched, not the region's size."""
+
+    BIG = 256 << 10  # smaller regions are cleared with a plain fill
+
+    def __init__(self, n: int) -> None:
+        self.map: mmap.mmap | None = None
+        if n >= self.BIG and hasattr(mmap, "MAP_ANONYMOUS") and hasattr(mmap, "MADV_DONTNEED"):
+            self.map = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            self.array = np.frombuffer(self.map, np.uint8, count=n)
+        else:
+            self.array = np.zeros(n, np.uint8)
+
+    def clear(self) -> None:
+        if self.map is not None:
+            self.map.madvise(mmap.MADV_DONTNEED)
+        else:
+            self.array.fill(0)
+
+
+
 class Machine:
     """rows × cols PEs with their memories; the parameters default to isa.toml's [machine].
 
@@ -519,9 +543,10 @@ class Machine:
         self.npes = self.rows * self.cols
         self.lockstep = bool(lockstep)
         self.isa = load_isa()
-        self.gm = np.zeros(params["gm_size"], np.uint8)
-        self.sm = np.zeros(params["sm_size"], np.uint8)
-        self.lm = np.zeros((self.npes, params["lm_size"]), np.uint8)
+        self._maps = [_Zeroed(params["gm_size"]), _Zeroed(params["sm_size"]),
+                      _Zeroed(self.npes * params["lm_size"])]
+        self.gm, self.sm = self._maps[0].array, self._maps[1].array
+        self.lm = self._maps[2].array.reshape(self.npes, params["lm_size"])
         self._m = ffi.new("machine_t *")
         self._pes = ffi.new("pe_t[]", self.npes)
         self._pe_view = np.frombuffer(ffi.buffer(self._pes), PE_DTYPE)
@@ -553,7 +578,7 @@ class Machine:
         for i in range(self.npes):
             self._pes[i].lm = self._bufs[2 + i]
         self.program: Program | None = None
-        self._images: list[int | None] = [None] * self.npes
+        self._image_of = np.full(self.npes, -1, np.int64)
         self._breaks: dict[tuple[int, int], None] = {}  # (pc, pe or -1), in the order added
         self._watches: dict[tuple[int, int], None] = {}  # (word address, pe or -1)
         self._break_arrays: tuple[Any, ...] = ()
@@ -617,22 +642,23 @@ class Machine:
                         f"data at {seg.addr:#x} (+{len(seg.data)} bytes) outside {name}"
                     )
         if clear:
-            self.gm.fill(0)
-            self.sm.fill(0)
-            self.lm.fill(0)
-        images = {int(k): self._decode(program.images[k].words) for k in np.unique(chosen)
-                  if k >= 0}
-        self._keep = list(images.values())
-        for i in range(self.npes):
-            k = int(chosen[i])
-            code, dec, n = images[k] if k >= 0 else (ffi.NULL, ffi.NULL, 0)
-            lib.pe_set_code(self._m, i, code, dec, n)
+            for z in self._maps:
+                z.clear()
+        used = [int(k) for k in np.unique(chosen) if k >= 0]
+        images = [self._decode(program.images[k].words) for k in used]
+        which = np.searchsorted(np.array(used, np.int64), chosen).astype(np.int32)
+        which[chosen < 0] = -1
+        self._keep = images
+        lib.pe_set_images(self._m, ffi.cast("int32_t *", ffi.from_buffer(which)),
+                          ffi.new("uint32_t *[]", [c for c, _, _ in images] or [ffi.NULL]),
+                          ffi.new("dec_t *[]", [d for _, d, _ in images] or [ffi.NULL]),
+                          ffi.new("uint32_t[]", [n for _, _, n in images] or [0]))
         for seg in program.segments:
             data = np.frombuffer(seg.data, np.uint8)
             for view, base, _ in self._targets(seg.region, seg.pes):
                 view[seg.addr - base:seg.addr - base + len(data)] = data
         self.program = program
-        self._images = [int(k) if k >= 0 else None for k in chosen]
+        self._image_of = chosen  # per PE: the index of its image, -1 for none
         self.reset()
 
     def _decode(self, words: np.ndarray) -> tuple[Any, Any, int]:
@@ -737,6 +763,12 @@ class Machine:
     @property
     def cycle(self) -> int:
         return int(self._m.cycle)
+
+    @property
+    def _images(self) -> list[int | None]:
+        """Per PE, the index of its image in the program (None: no code); kept for callers
+        of the list this used to be (use source_line and word_at)."""
+        return [int(k) if k >= 0 else None for k in self._image_of]
 
     def word_at(self, pe: int | tuple[int, int], pc: int) -> int | None:
         """The instruction word at byte address `pc` of PE `pe`'s image, if it has one."""
@@ -990,8 +1022,8 @@ class Machine:
 
     def source_line(self, pe: int | tuple[int, int], pc: int) -> tuple[str, int] | None:
         """(file, line) of the instruction at `pc` on PE `pe`, from the program's line map."""
-        k = self._images[self.pe_index(pe)]
-        if self.program is None or k is None:
+        k = int(self._image_of[self.pe_index(pe)])
+        if self.program is None or k < 0:
             return None
         return self.program.source_of(self.program.images[k], pc)
 

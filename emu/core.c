@@ -202,38 +202,35 @@ static inline uint8_t *region_base(machine_t *m, pe_t *pe, int region) {
 
 /* Resolve an access: the host pointer, or a trap. Counts the access and its cost. */
 /* An access beyond this PE's LM, in the array's cycle: SM (with its banks) or GM. */
-static uint8_t *mem_far(machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store,
-                        uint32_t *extra) {
+static inline __attribute__((always_inline)) uint8_t *mem_far(
+        machine_t *m, pe_t *pe, uint32_t addr, uint32_t size, int store, uint32_t *extra) {
     uint32_t off = addr - m->sm_base;
-    int region;
-    uint8_t *base;
     if (off < m->sm_size && m->sm_size - off >= size) {
-        region = REGION_SM;
-        base = m->sm;
-        if (m->sm_banks) {
-            uint32_t w = off >> 2, nb = m->sm_banks;
+        uint32_t nb = m->sm_banks, x = m->cost[REGION_SM] - 1;
+        if (nb) {
+            uint32_t w = off >> 2;
             uint32_t bank = (nb & (nb - 1)) ? w % nb : w & (nb - 1);  /* no division for 2^k */
-            if (m->bank_stamp[bank] != m->cycle + 1) {
-                m->bank_stamp[bank] = m->cycle + 1;
-                m->bank_count[bank] = 0;
-            }
-            uint32_t k = m->bank_count[bank]++;
-            if (k) { *extra += k; pe->stall[STALL_BANK] += k; pe->bank_conflicts++; }
+            uint64_t stamp = m->cycle + 1;
+            uint32_t k = m->bank_stamp[bank] == stamp ? m->bank_count[bank] : 0;
+            m->bank_stamp[bank] = stamp;
+            m->bank_count[bank] = k + 1;
+            if (k) { x += k; pe->stall[STALL_BANK] += k; pe->bank_conflicts++; }
         }
-    } else {
-        off = addr - m->gm_base;
-        if (!(off < m->gm_size && m->gm_size - off >= size)) {
-            trap_access(m, pe, TRAP_OUT_OF_RANGE, addr, size, store);
-            return 0;
-        }
-        region = REGION_GM;
-        base = m->gm;
+        if (x) { *extra += x; pe->stall[STALL_MEMORY] += m->cost[REGION_SM] - 1; }
+        if (store) { pe->stores[REGION_SM]++; pe->store_bytes[REGION_SM] += size; }
+        else { pe->loads[REGION_SM]++; pe->load_bytes[REGION_SM] += size; }
+        return m->sm + off;
     }
-    uint32_t cost = m->cost[region];
-    if (cost > 1) { *extra += cost - 1; pe->stall[STALL_MEMORY] += cost - 1; }
-    if (store) { pe->stores[region]++; pe->store_bytes[region] += size; }
-    else { pe->loads[region]++; pe->load_bytes[region] += size; }
-    return base + off;
+    off = addr - m->gm_base;
+    if (off < m->gm_size && m->gm_size - off >= size) {
+        uint32_t x = m->cost[REGION_GM] - 1;
+        if (x) { *extra += x; pe->stall[STALL_MEMORY] += x; }
+        if (store) { pe->stores[REGION_GM]++; pe->store_bytes[REGION_GM] += size; }
+        else { pe->loads[REGION_GM]++; pe->load_bytes[REGION_GM] += size; }
+        return m->gm + off;
+    }
+    trap_access(m, pe, TRAP_OUT_OF_RANGE, addr, size, store);
+    return 0;
 }
 
 static inline __attribute__((always_inline)) uint8_t *mem_at(
@@ -856,7 +853,7 @@ static uint32_t run_cycle(machine_t *m, uint64_t horizon, tally_t *t) {
     const uint32_t n = m->npes;
     pe_t *pe;
     const dec_t *dec, *d;
-    uint32_t code_end, pc, npc, extra;
+    uint32_t code_end, pc, npc, extra, lend;
     uint64_t now, retired, macs;
     int st, first;
 #define FETCH() do { \
@@ -864,45 +861,49 @@ static uint32_t run_cycle(machine_t *m, uint64_t horizon, tally_t *t) {
         d = &dec[pc >> 2]; \
         goto *labels[d->op]; \
     } while (0)
+/* the innermost loop's end, or a PC no instruction has (PCs are multiples of 4) */
+#define LOOP_END() (pe->loop_depth ? pe->loop_end[pe->loop_depth - 1] : 1u)
 /* at the start of a loop body of macl (repeat_block) or of one instruction (repeat):
  * run its iterations in place */
 #define REPEAT_HERE() do { \
-        pe->pc = pc; \
         uint32_t top_ = pe->loop_depth - 1, k_; \
-        if (pe->loop_depth && pe->loop_start[top_] == pc && pc < code_end \
-            && (k_ = (pe->loop_end[top_] - pc) >> 2) <= dec[pc >> 2].run) { \
-            pe->busy_until = now; \
-            if (repeat_block(m, pe, horizon, k_)) { \
-                pc = pe->pc; \
-                now = pe->busy_until; \
-                if (k_ == 1 || pc != pe->loop_start[top_]) break; \
-            } \
+        if (!pe->loop_depth || pe->loop_start[top_] != pc) break; \
+        pe->pc = pc; \
+        pe->busy_until = now; \
+        k_ = (lend - pc) >> 2; \
+        if (pc < code_end && k_ <= dec[pc >> 2].run && repeat_block(m, pe, horizon, k_)) { \
+            pc = pe->pc; \
+            now = pe->busy_until; \
+            lend = LOOP_END(); \
+            break; \
         } \
-        if (single_insn_loop(pe)) { \
-            pe->busy_until = now; \
+        if (k_ == 1 && pc < code_end) { \
             st = repeat(m, pe, horizon); \
             if (st > 0) goto out_synced; \
             st = ST_OK; \
             pc = pe->pc; \
             now = pe->busy_until; \
+            lend = LOOP_END(); \
         } \
     } while (0)
-/* after an instruction: retire it, fold loop ends, go to the next; a `loop`
- * (entered: true) may start a one-instruction body right away.  After the first
- * (in the array's cycle) the PE runs ahead; a `halt` (only ever the first) ends it. */
+/* after an instruction: retire it, fold loop ends, go to the next; a control
+ * instruction (entered: true; `loop` pushes one) may start a loop body right away.
+ * After the first (in the array's cycle) the PE runs ahead; a `halt` (only ever the
+ * first) ends its turn. */
 #define NEXT(cycles, nmacs, entered) do { \
         pe->r[0] = 0; \
         retired++; \
         macs += (nmacs); \
         now += (cycles) + extra; \
         pc = npc; \
-        int fold_ = pe->loop_depth && pc == pe->loop_end[pe->loop_depth - 1]; \
-        if (fold_) pc = loop_next(pe, pc); \
+        int fold_ = pc == lend; \
+        if (fold_) { pc = loop_next(pe, pc); lend = LOOP_END(); } \
         if (__builtin_expect(first, 0)) { \
             first = 0; \
             m->ahead = 1; \
             if (pe->halted) goto out; \
         } \
+        if (entered) lend = LOOP_END(); \
         if (fold_ || (entered)) REPEAT_HERE(); \
         FETCH(); \
     } while (0)
@@ -919,6 +920,7 @@ static uint32_t run_cycle(machine_t *m, uint64_t horizon, tally_t *t) {
         retired = macs = 0;
         st = ST_OK;
         first = 1;
+        lend = LOOP_END();
         m->ahead = 0;  /* the first instruction is the array's */
         d = &dec[pc >> 2];
         goto *labels[d->op];

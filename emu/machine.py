@@ -600,6 +600,8 @@ class Machine:
         """Registers, PCs, counters and the cycle to their power-on values (memory,
         code, breakpoints and watchpoints kept)."""
         lib.pe_reset(self._m, self.params["lfsr_reset"])
+        lib.pe_trace_mark(self._m)
+        self._marks_valid = True  # a traced run from here counts every stall
 
     def load(self, program: Program, *, clear: bool = True) -> None:
         """Place a program: code images per PE, data segments; then reset.  With
@@ -949,7 +951,9 @@ class Machine:
         if trace is not None:
             m.trace, m.trace_cap = self._trace, TRACE_CAPACITY
             m.trace_ev, m.trace_ev_cap = self._trace_ev, TRACE_CAPACITY * 4
-            lib.pe_trace_mark(m)
+            if not self._marks_valid:  # stalls of untraced cycles are not a record's
+                lib.pe_trace_mark(m)
+        self._marks_valid = trace is not None
         try:
             while True:
                 m.trace_n = m.trace_ev_n = 0

@@ -623,3 +623,19 @@ def test_trace_memory_events_match_a_replay(body: list[str], base: int) -> None:
                     if b is None:
                         b = int(init_lm[owner][a.addr + k]) if a.region == "lm" else 0
                     assert (a.value >> (8 * k)) & 0xFF == b
+
+
+@pytest.mark.parametrize("text", PROGRAMS)
+def test_trace_in_steps_equals_one_traced_run(text: str) -> None:
+    """Stepping a cycle (or a few) at a time, as a debugger does, gives the same records as
+    one traced run: a wait that spans several calls is one record with all its stalls."""
+    prog = assemble(text)
+    m = Machine(2, 3)
+    m.load(prog)
+    whole, _ = traced(m)
+    m.load(prog)
+    parts: list[TraceRecord] = []
+    k = 0
+    while m.step(1 + k % 3, trace=parts.append).status == "paused":
+        k += 1
+    assert [r.to_json() for r in parts] == [r.to_json() for r in whole]

@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
     p.add_argument("--rows", type=int, default=4, help="array rows, 1..16 (default 4)")
     p.add_argument("--cols", type=int, default=4, help="array columns, 1..16 (default 4)")
     p.add_argument("--max-cycles", type=int, default=None, metavar="N",
-                   help="trap with cycle_limit after N cycles (default 100,000,000)")
+                   help="trap with cycle_limit after N cycles (default: 2,000,000,000 "
+                   "PE-cycles shared by the array's PEs, at least 1,000,000 cycles)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", metavar="FILE",
                    help="write one JSON line per retired instruction to FILE")

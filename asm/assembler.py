@@ -19,18 +19,20 @@ import gc
 import hashlib
 import os
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from . import directives as D
 from . import expr as E
 from .diagnostics import AsmError, Diagnostics, TooManyErrors, did_you_mean
 from .disasm import decode, format_word
 from .expr import EvalError, Expr
-from .grammar import Stmt
+from .grammar import Operand, Stmt, parse_uncached
 from .listing import listing
-from .macros import Preprocessor, TooLarge
+from .macros import MAX_LINE, Preprocessor, TooLarge
 from .match import Matched, Problem, analyse_line, check_range, encode
 from .match import _cache as match_cache
 from .program import Program, Selection
@@ -41,6 +43,16 @@ from .templates import S_EXPR, S_RANGE, S_REG, S_STRING, Form, Slot, templates
 MAX_PE = 16  # rows and columns of the largest array (ARCH.md §1)
 _REGNAME = re.compile(r"r(?:1[0-5]|[0-9])\Z")
 _LABEL_PREFIX = re.compile(r"\s*((?:(?:[A-Za-z_.$][\w.$]*|\d+)\s*:\s*)+)")
+_HEAD = re.compile(r"[ \t]*(?:(?:[A-Za-z_.$][\w.$]*|\d+)[ \t]*:[ \t]*)*([A-Za-z_.$][\w.$]*)")
+LONG_LINE = 1024  # longer data lines take the streaming path (_stream_operands)
+# One operand of a data line: up to a comma or comment outside quotes.
+_PIECE = re.compile(r"""(?:[^,#"']+|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|["'].*)*""")
+# One data operand that is a plain number (the streaming path's fast case).
+_SIMPLE = re.compile(r"[ \t]*(-?)[ \t]*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*)"
+                     r"[ \t]*(?=[,#]|\Z)")
+# The machine's parameters are predefined as upper-case symbols, except the array's
+# size: a program runs on any, and reads it with `mfs rd, rows`.
+NOT_PREDEFINED = ("rows", "cols")
 
 
 class Reported(Exception):
@@ -56,13 +68,13 @@ class _Circular(EvalError):
         self.chain: list[str] = []
 
 
-@dataclass
+@dataclass(slots=True)
 class Symbol:
     """A label or `.equ` name."""
 
     name: str
     value: int | None
-    kind: str  # "code" | "data" | "equ"
+    kind: str  # "code" | "data" | "equ" | "set" | "machine"
     section: Section | None
     line: Line
     expr: int | Expr | None = None  # `.equ` definition still to evaluate
@@ -88,7 +100,9 @@ class _Env(E.Env):
         s = self.asm.symbols.get(name)
         if s is None:
             raise self.asm.undefined(name, col, end, self.final)
-        if self.pure and not (s.kind == "equ" and s.pure):
+        if s.kind == "set":
+            s = self.asm.set_version(name, self.seq, col, end)
+        if self.pure and not (s.kind in ("equ", "set", "machine") and s.pure):
             raise EvalError("not pure", col, end)
         if s.value is None:
             self.asm.resolve(s, self.final, col, end)
@@ -113,7 +127,7 @@ class _Env(E.Env):
         return self.pc
 
 
-@dataclass
+@dataclass(slots=True)
 class Fixup:
     """Something pass 2 must finish: an instruction, an `li`, or a data value."""
 
@@ -128,7 +142,7 @@ class Fixup:
     size: int = 4
     value: int | Expr | None = None
     span: tuple[int, int] = (0, 0)
-    directive: str = ""
+    directive: str = ""  # for "assert": the message
 
 
 class Record(NamedTuple):
@@ -152,10 +166,18 @@ class Result:
     includes: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _Discard(list):
+    """Records when no listing is wanted: appending keeps nothing."""
+
+    def append(self, item: object) -> None:
+        pass
+
+
 class Assembler:
     """One run over one source file (not reusable)."""
 
-    def __init__(self, filename: str, include_dirs: tuple[str, ...]) -> None:
+    def __init__(self, filename: str, include_dirs: tuple[str, ...], listing: bool = False
+                 ) -> None:
         self.t = templates()
         self.isa = self.t.isa
         m = self.isa.machine
@@ -167,8 +189,10 @@ class Assembler:
         }
         self.filename = filename
         self.diags = Diagnostics()
-        self.pre = Preprocessor(self.diags, include_dirs, self._rept_count)
+        self.pre = Preprocessor(self.diags, include_dirs, self._pre_value, self._is_defined)
         self.symbols: dict[str, Symbol] = {}
+        self.sets: dict[str, tuple[list[int], list[Symbol]]] = {}  # .set name -> versions
+        self._predefine(m)
         # numeric label -> (statement numbers, (statement, address, section)) in order
         self.locals: dict[int, tuple[list[int], list[tuple[int, int, Section]]]] = {}
         self.sections: dict[tuple, Section] = {}
@@ -176,7 +200,8 @@ class Assembler:
         self.kind = "text"
         self.cur = self._section("text", self.sel)
         self.fixups: list[Fixup] = []
-        self.records: list[Record] = []
+        # The listing's rows, kept only when a listing is wanted: they hold every line.
+        self.records: list[Record] = [] if listing else _Discard()
         self.files: dict[str, int] = {}
         self.seq = 0
         self.line: Line | None = None
@@ -187,8 +212,20 @@ class Assembler:
             ".text": self._d_section, ".data": self._d_section, ".sdata": self._d_section,
             ".ldata": self._d_section, ".pe": self._d_pe, ".org": self._d_org,
             ".align": self._d_align, ".space": self._d_space, ".word": self._d_data,
-            ".half": self._d_data, ".byte": self._d_data, ".equ": self._d_equ,
+            ".half": self._d_data, ".byte": self._d_data, ".ascii": self._d_data,
+            ".asciz": self._d_data, ".string": self._d_data, ".equ": self._d_equ,
+            ".set": self._d_set, ".error": self._d_message, ".warning": self._d_message,
+            ".assert": self._d_assert,
         }
+        assert set(self.directives) == D.ASM, "directives.py and the handlers disagree"
+
+    def _predefine(self, machine: dict) -> None:
+        """The machine's parameters as symbols: LM_BASE, LM_SIZE, SM_BASE, ..."""
+        for key, value in machine.items():
+            if key in NOT_PREDEFINED or type(value) is not int:
+                continue
+            name = key.upper()
+            self.symbols[name] = Symbol(name, value, "machine", None, None, pure=True)
 
     # ------------------------------------------------------------------ sections
     def _section(self, kind: str, sel: Selection | None) -> Section:
@@ -241,6 +278,9 @@ class Assembler:
         for ename, members in self.isa.enums.items():
             if name in members:
                 help_ += (f"'{name}' is a {ename} operand name, not a value",)
+        if name.lower() in NOT_PREDEFINED:
+            help_ += (f"the array's {name.lower()} are chosen when the program runs: read "
+                      f"them with `mfs rd, {name.lower()}`",)
         return EvalError(f"undefined symbol '{name}'", col, end, help_)
 
     def resolve(self, s: Symbol, final: bool, col: int, end: int) -> None:
@@ -287,10 +327,34 @@ class Assembler:
             return False
         old = self.symbols.get(name)
         if old is not None:
-            self.diags.error(f"duplicate symbol '{name}'", line, col, end,
+            if old.kind == "machine":
+                key = name.lower()
+                self.diags.error(
+                    f"'{name}' is predefined: the machine's {key} ({old.value:#x}, "
+                    "isa.toml [machine])", line, col, end,
+                    ("the machine's parameters cannot be redefined; choose another name",))
+                return False
+            help_ = ("a name defined with .set can only be changed with .set",) \
+                if old.kind == "set" else ()
+            self.diags.error(f"duplicate symbol '{name}'", line, col, end, help_,
                              related=[(old.line, f"'{name}' first defined here")])
             return False
         return True
+
+    def set_version(self, name: str, seq: int, col: int, end: int) -> Symbol:
+        """The `.set` of `name` in force at statement `seq`: the last one above it."""
+        seqs, versions = self.sets[name]
+        i = bisect_left(seqs, seq)
+        if i == 0:
+            if seq == seqs[0]:
+                raise EvalError(f"'{name}' has no value yet: this is its first .set", col, end)
+            first = versions[0].line.origin
+            raise EvalError(f"'{name}' is used above its first .set (line {first.line})",
+                            col, end)
+        return versions[i - 1]
+
+    def _is_defined(self, name: str) -> bool:
+        return name in self.symbols
 
     def _label(self, name: str | int, col: int, end: int, line: Line) -> None:
         sec = self.cur
@@ -307,10 +371,11 @@ class Assembler:
             self.symbols[name] = Symbol(name, sec.pc, kind, sec, line, seq=self.seq)
 
     # ------------------------------------------------------------------ evaluation
-    def _now(self, v: int | Expr, line: Line, span: tuple[int, int] | None = None) -> int | None:
+    def _now(self, v: int | Expr, line: Line, seq: int | None = None) -> int | None:
         """A value that must be known in pass 1 (sizes, `.org`, `.pe`); reports if not."""
         try:
-            return E.evaluate(v, _Env(self, False, self.seq, self.cur.pc))
+            return E.evaluate(v, _Env(self, False, self.seq if seq is None else seq,
+                                      self.cur.pc))
         except EvalError as exc:
             self.diags.error(exc.message, line, exc.col, exc.end, exc.help)
         except Reported:
@@ -326,22 +391,22 @@ class Assembler:
         except (EvalError, Reported):
             return None
 
-    def _rept_count(self, line: Line) -> int | None:
+    def _pre_value(self, line: Line) -> int | None:
+        """The one expression of a `.rept`, `.if` or `.elseif` line, for the preprocessor
+        (it asks between statements: `.set`s up to the last statement are in force)."""
         stmt, _ = analyse_line(line.text)
         if stmt.error:
             msg, col, end, help_ = stmt.error
             self.diags.error(msg, line, col, end, help_)
             return None
         if len(stmt.operands) != 1 or stmt.operands[0].shape != S_EXPR:
-            self.diags.error(".rept takes one count", line, stmt.col, stmt.end,
-                             ("expected: .rept COUNT",))
+            col, end = (stmt.operands[1].col, stmt.operands[-1].end) \
+                if len(stmt.operands) > 1 else (stmt.col, stmt.end)
+            what = "count" if stmt.head == ".rept" else "expression"
+            self.diags.error(f"{stmt.head} takes one {what}", line, col, end,
+                             (f"expected: {D.usage(stmt.head)}",))
             return None
-        count = self._now(stmt.operands[0].values[0], line)
-        if count is not None and count > 10_000_000:
-            self.diags.error(f".rept count {count} is too large", line, stmt.operands[0].col,
-                             stmt.operands[0].end)
-            return None
-        return count
+        return self._now(stmt.operands[0].values[0], line, self.seq + 1)
 
     # ------------------------------------------------------------------ pass 1
     def pass1(self, text: str) -> None:
@@ -354,8 +419,11 @@ class Assembler:
             seq = self.seq = self.seq + 1
             diags.seq = seq
             self.line = line
-            hit = cache.get(line.text)
-            stmt, res = hit if hit is not None else analyse_line(line.text)
+            text = line.text
+            if len(text) > LONG_LINE and self._long_line(line):
+                continue
+            hit = cache.get(text)
+            stmt, res = hit if hit is not None else analyse_line(text)
             if stmt.error is not None:
                 self._salvage_labels(line)
                 self.diags.error(res.message, line, res.col, res.end, res.help)
@@ -377,7 +445,9 @@ class Assembler:
                     fi = files.get(origin.file)
                     if fi is None:
                         fi = self._file(origin.file)
-                    sec.lines[pc >> 2] = (fi, origin.line)
+                    sec.note(pc >> 2, fi, origin.line)
+                    if sec.first is None:
+                        sec.first = line
                     record(Record(sec, pc, 4, line, res.form, False, "", buf, off))
                 else:
                     self._instruction(res, line)
@@ -385,6 +455,103 @@ class Assembler:
                 self._directive(stmt, line)
             else:
                 self._problem(res, line)
+
+    def _long_line(self, line: Line) -> bool:
+        """Data lines of any length take the streaming path; other lines longer than
+        MAX_LINE are refused (the parser would hold every token).  True if handled."""
+        text = line.text
+        m = _HEAD.match(text[:4096])
+        head = m.group(1) if m else None
+        if head in D.DATA:
+            if text[:m.start(1)].strip():  # its labels
+                stmt, _ = analyse_line(text[:m.start(1)])
+                for name, col, end in stmt.labels:
+                    self._label(name, col, end, line)
+            start, sec = self.cur.pc, self.cur
+            self._data(head, m.start(1), m.end(1), self._stream_operands(line, head, m.end(1)),
+                       line)
+            if sec is self.cur:
+                self.records.append(Record(sec, start, max(sec.pc - start, 0), line))
+            return True
+        if len(text) > MAX_LINE:
+            col, end = (m.start(1), m.end(1)) if m else (0, 1)
+            self.diags.error(f"line too long ({len(text):,} characters; at most {MAX_LINE:,} "
+                             f"except for data directives: {', '.join(sorted(D.DATA))})",
+                             line, col, end)
+            return True
+        return False
+
+    def _stream_operands(self, line: Line, head: str, pos: int) -> Iterator:
+        """The operands of a long data line, a window at a time: a window of plain
+        numbers in range becomes its bytes at once; otherwise each operand comes as
+        (Operand, line), numbers read directly, anything else parsed alone as
+        `HEAD operand` (a line of its own whose columns map back into this one)."""
+        text = line.text
+        n = len(text)
+        size = self._SIZES[head]
+        lo, hi = -(1 << (8 * size - 1)), (1 << (8 * size)) - 1
+        numbers = head not in (".ascii", ".asciz", ".string")
+        simple = _SIMPLE.match
+        number = E.number
+        first = True
+        slow_until = pos  # after a window that was not all plain numbers
+        while True:
+            if numbers and pos >= slow_until:
+                end = text.find(",", min(pos + _WINDOW, n))
+                end = n if end < 0 else end
+                data = _plain_window(text, pos, end, size, lo, hi)
+                if data is not None:
+                    yield data
+                    first = False
+                    pos = end
+                    if pos >= n:
+                        return
+                    pos += 1
+                    continue
+                slow_until = end
+            m = simple(text, pos)
+            if m is not None:
+                v = number(m.group(2), m.start(2))
+                if m.group(1):
+                    v = -v if type(v) is int else E.unary("-", v, m.start(1), m.end(1))
+                end = m.end(2)
+                yield Operand(S_EXPR, (v,), m.start(1) if m.group(1) else m.start(2), end), line
+                pos = m.end()
+            else:
+                j = _PIECE.match(text, pos).end()
+                piece = text[pos:j]
+                if piece.strip():
+                    got = self._parse_operand(line, head, pos, piece)
+                    if got is not None:
+                        yield got
+                elif j < n and text[j] == ",":  # as the parser says it
+                    self.diags.error("unexpected ','", line, j, j + 1,
+                                     (f"expected: {D.usage(head)}",))
+                elif not first:
+                    self.diags.error("unexpected end of line", line, pos, pos + 1,
+                                     (f"expected: {D.usage(head)}",))
+                pos = j
+            first = False
+            if pos >= n or text[pos] == "#":
+                return
+            pos += 1  # the comma
+
+    def _parse_operand(self, line: Line, head: str, pos: int, piece: str) -> tuple | None:
+        """One operand of a long data line, parsed as the line `HEAD piece`; None if it
+        did not parse (reported)."""
+        prefix = head + " " if pos > len(head) else head
+        p = len(prefix)
+        sub = Line(prefix + piece, line.origin, (((0, p, pos - p, p),),) + line.maps)
+        stmt = parse_uncached(sub.text.rstrip())
+        if stmt.error is not None:
+            msg, col, end, help_ = stmt.error
+            self.diags.error(msg, sub, col, end, help_)
+            return None
+        if len(stmt.operands) != 1:
+            self.diags.error("expected one value", sub, p, max(len(sub.text), p + 1),
+                             (f"expected: {D.usage(head)}",))
+            return None
+        return stmt.operands[0], sub
 
     def _salvage_labels(self, line: Line) -> None:
         """Define the labels of a line that did not parse, so uses don't cascade."""
@@ -421,11 +588,13 @@ class Assembler:
             return
         form = m.form
         loc = (self._file(line.origin.file), line.origin.line)
+        if sec.first is None:
+            sec.first = line
         if m.word is not None:
             if not self._room(sec, 4, line):
                 return
             buf, off = sec.emit(m.word.to_bytes(4, "little"))
-            sec.lines[pc >> 2] = loc
+            sec.note(pc >> 2, *loc)
             self.records.append(Record(sec, pc, 4, line, form, False, "", buf, off))
             return
         if m.expansion:  # a fixed pseudo expansion (mv)
@@ -434,7 +603,7 @@ class Assembler:
                 return
             sec.emit(words)
             for k in range(len(m.expansion)):
-                sec.lines[(pc >> 2) + k] = loc
+                sec.note((pc >> 2) + k, *loc)
             self.records.append(Record(sec, pc, len(words), line, form, pseudo=True))
             return
         if form.insn is None:  # li
@@ -443,7 +612,7 @@ class Assembler:
         if not self._room(sec, 4, line):
             return
         buf, off = sec.emit(b"\0\0\0\0")
-        sec.lines[pc >> 2] = loc
+        sec.note(pc >> 2, *loc)
         self.fixups.append(Fixup("insn", buf, off, line, self.seq, pc, sec, m))
         self.records.append(Record(sec, pc, 4, line, form, False, "", buf, off))
 
@@ -467,7 +636,7 @@ class Assembler:
             self.fixups.append(Fixup("li", buf, off, line, self.seq, pc, sec, m, size=8))
             words = [0, 0]
         for k in range(len(words)):
-            sec.lines[(pc >> 2) + k] = loc
+            sec.note((pc >> 2) + k, *loc)
         self.records.append(Record(sec, pc, 4 * len(words), line, m.form, pseudo=True))
 
     @staticmethod
@@ -479,11 +648,10 @@ class Assembler:
     def _directive(self, stmt: Stmt, line: Line) -> None:
         handler = self.directives.get(stmt.head)
         if handler is None:
-            if stmt.head in (".macro", ".endm", ".rept", ".endr", ".include"):
+            if stmt.head in D.PRE:
                 return  # consumed by the preprocessor (reported there if misplaced)
             self.diags.error(f"unknown directive '{stmt.head}'", line, stmt.col, stmt.end,
-                             did_you_mean(stmt.head, [*self.directives, ".macro", ".endm",
-                                                      ".rept", ".endr", ".include"]))
+                             did_you_mean(stmt.head, D.NAMES))
             return
         start, sec = self.cur.pc, self.cur
         handler(stmt, line)
@@ -505,7 +673,8 @@ class Assembler:
         want = str(lo) if lo == hi else f"{lo} to {hi}" if hi < 99 else f"at least {lo}"
         col, end = (stmt.operands[hi].col, stmt.operands[-1].end) if n > hi else \
             (stmt.col, stmt.end)
-        self.diags.error(f"{stmt.head} takes {want} operand{'s' if hi != 1 else ''}, got {n}",
+        last = lo if hi >= 99 else hi
+        self.diags.error(f"{stmt.head} takes {want} operand{'s' if last != 1 else ''}, got {n}",
                          line, col, end, (f"expected: {usage}",))
         return False
 
@@ -595,7 +764,7 @@ class Assembler:
         if sec.kind == "text":
             loc = (self._file(line.origin.file), line.origin.line)
             for w in range(pc >> 2, (pc + n + 3) >> 2):
-                sec.lines[w] = loc
+                sec.note(w, *loc)
 
     def _count_and_fill(self, stmt: Stmt, line: Line, usage: str) -> tuple[int, int] | None:
         """The `BYTES[, FILL]` operands of .align and .space, known now, or None (reported)."""
@@ -634,48 +803,72 @@ class Assembler:
         op = stmt.operands[0]
         self._pad(n, fill, line, False, (op.col, op.end))
 
-    _SIZES = {".word": 4, ".half": 2, ".byte": 1}
+    _SIZES = {".word": 4, ".half": 2, ".byte": 1, ".ascii": 1, ".asciz": 1, ".string": 1}
 
     def _d_data(self, stmt: Stmt, line: Line) -> None:
-        size = self._SIZES[stmt.head]
-        usage = f"{stmt.head} VALUE[, VALUE...]" + (' (or "string")' if size == 1 else "")
-        if not self._args(stmt, line, 1, 1 << 30, usage):
+        if not self._args(stmt, line, 1, 1 << 30, D.usage(stmt.head)):
             return
+        self._data(stmt.head, stmt.col, stmt.end, ((op, line) for op in stmt.operands), line)
+
+    def _data(self, head: str, col: int, end: int, operands: Iterable, line: Line) -> None:
+        """`.word`/`.half`/`.byte` values and `.ascii`/`.asciz`/`.string` strings.  Each
+        operand comes with the line its columns are in (a long line's are parsed alone), or
+        is the bytes of a run of plain values already checked."""
+        size = self._SIZES[head]
+        strings = head in (".ascii", ".asciz", ".string")
+        nul = b"\0" if head in (".asciz", ".string") else b""
+        usage = f"expected: {D.usage(head)}"
         sec = self.cur
         if sec.pc % size:
-            self.diags.error(f"misaligned {stmt.head} at {sec.pc:#x}; add `.align {size}`",
-                             line, stmt.col, stmt.end)
+            self.diags.error(f"misaligned {head} at {sec.pc:#x}; add `.align {size}`",
+                             line, col, end)
             return
         lo, hi = -(1 << (8 * size - 1)), (1 << (8 * size)) - 1
         loc = (self._file(line.origin.file), line.origin.line)
         start = sec.pc
-        for op in stmt.operands:
-            if op.shape == S_STRING and size == 1:
-                data = op.values[0].encode("utf-8")
-                if self._room(sec, len(data), line, (op.col, op.end)):
+        count = 0
+        for item in operands:
+            count += 1
+            if type(item) is bytes:  # a window of plain values, checked (long lines)
+                if not self._room(sec, len(item), line):
+                    return
+                sec.emit(item)
+                continue
+            op, oline = item
+            shape = op.shape
+            if shape == S_STRING and size == 1:
+                data = op.values[0]
+                if type(data) is not bytes:
+                    self.diags.error(data.ops[0][1], oline, op.col, op.end)
+                    continue
+                data += nul
+                if self._room(sec, len(data), oline, (op.col, op.end)):
                     sec.emit(data)
                 continue
-            if op.shape != S_EXPR:
-                self.diags.error(f"expected a value, got '{line.text[op.col:op.end]}'", line,
-                                 op.col, op.end, (f"expected: {usage}",))
+            if shape != S_EXPR or strings:
+                what = "a string" if strings else "a value"
+                self.diags.error(f"expected {what}, got '{oline.text[op.col:op.end]}'", oline,
+                                 op.col, op.end, (usage,))
                 continue
-            if not self._room(sec, size, line, (op.col, op.end)):
+            if not self._room(sec, size, oline, (op.col, op.end)):
                 return
             v = op.values[0]
             if type(v) is int:
                 if not lo <= v <= hi:
-                    self.diags.error(f"value {v} does not fit {stmt.head} ({lo}..{hi})", line,
+                    self.diags.error(f"value {v} does not fit {head} ({lo}..{hi})", oline,
                                      op.col, op.end)
                     v = 0
                 sec.emit((v & hi).to_bytes(size, "little"))
             else:
                 pc = sec.pc
                 buf, off = sec.emit(bytes(size))
-                self.fixups.append(Fixup("data", buf, off, line, self.seq, pc, sec, size=size,
-                                         value=v, span=(op.col, op.end), directive=stmt.head))
+                self.fixups.append(Fixup("data", buf, off, oline, self.seq, pc, sec, size=size,
+                                         value=v, span=(op.col, op.end), directive=head))
+        if not count:
+            self.diags.error(f"{head} takes at least 1 operand, got 0", line, col, end, (usage,))
         if sec.kind == "text":
             for w in range(start >> 2, (sec.pc + 3) >> 2):
-                sec.lines[w] = loc
+                sec.note(w, *loc)
 
     def _d_equ(self, stmt: Stmt, line: Line) -> None:
         usage = ".equ NAME, VALUE"
@@ -704,10 +897,85 @@ class Assembler:
         except (EvalError, Reported):
             s.value, s.state = None, "pending"
 
+    def _d_set(self, stmt: Stmt, line: Line) -> None:
+        usage = D.usage(".set")
+        if not self._args(stmt, line, 2, 2, usage, regs_ok=True):
+            return
+        op = stmt.operands[0]
+        target = op.values[0] if op.shape == S_EXPR else None
+        name = target.bare_name() if isinstance(target, Expr) else None
+        if name is None:
+            self.diags.error(f"expected a name, got '{line.text[op.col:op.end]}'", line, op.col,
+                             op.end, (f"expected: {usage}",))
+            return
+        value = self._expr_operand(stmt, 1, line, usage)
+        if value is None:
+            return
+        old = self.symbols.get(name)
+        if (old is None or old.kind != "set") and not self._define(name, op.col, op.end, line):
+            return
+        s = Symbol(name, None, "set", None, line, value, self.seq, self.cur.pc, state="pending",
+                   span=(stmt.operands[1].col, stmt.operands[1].end))
+        seqs, versions = self.sets.setdefault(name, ([], []))
+        seqs.append(self.seq)
+        versions.append(s)
+        self.symbols[name] = s  # the last one: what the symbol table shows
+        v = self._pure(value)
+        if v is not None:
+            s.value, s.pure, s.state = v, True, "done"
+            return
+        try:
+            s.value = E.evaluate(value, _Env(self, False, self.seq, self.cur.pc))
+            s.state = "done"
+        except (EvalError, Reported):
+            s.value, s.state = None, "pending"
+
+    def _string_operand(self, stmt: Stmt, i: int, line: Line, usage: str) -> str | None:
+        op = stmt.operands[i]
+        if op.shape != S_STRING:
+            self.diags.error(f"expected a string, got '{line.text[op.col:op.end]}'", line,
+                             op.col, op.end, (f"expected: {usage}",))
+            return None
+        data = op.values[0]
+        if type(data) is not bytes:
+            self.diags.error(data.ops[0][1], line, op.col, op.end)
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def _d_message(self, stmt: Stmt, line: Line) -> None:
+        usage = D.usage(stmt.head)
+        if not self._args(stmt, line, 1, 1, usage):
+            return
+        message = self._string_operand(stmt, 0, line, usage)
+        if message is None:
+            return
+        if stmt.head == ".error":
+            self.diags.error(message, line, stmt.col, stmt.end)
+        else:
+            self.diags.warning(message, line, stmt.col, stmt.end)
+
+    def _d_assert(self, stmt: Stmt, line: Line) -> None:
+        """Checked in pass 2, when every symbol is known."""
+        usage = D.usage(".assert")
+        if not self._args(stmt, line, 1, 2, usage):
+            return
+        value = self._expr_operand(stmt, 0, line, usage)
+        message = self._string_operand(stmt, 1, line, usage) if len(stmt.operands) > 1 else ""
+        if value is None or message is None:
+            return
+        op = stmt.operands[0]
+        if not message:
+            message = line.text[op.col:op.end]
+        self.fixups.append(Fixup("assert", bytearray(), 0, line, self.seq, self.cur.pc, self.cur,
+                                 value=value, span=(op.col, op.end), directive=message))
+
     # ------------------------------------------------------------------ pass 2
     def pass2(self) -> None:
         # Latest first: a chain of forward references then resolves one step at a time.
-        for s in reversed(list(self.symbols.values())):
+        pending = [s for s in self.symbols.values() if s.kind != "set"]
+        pending += [v for _, versions in self.sets.values() for v in versions]
+        pending.sort(key=lambda s: s.seq)
+        for s in reversed(pending):
             if s.state == "pending":
                 self.diags.seq = s.seq
                 try:
@@ -719,6 +987,10 @@ class Assembler:
             try:
                 if fx.kind == "insn":
                     word = self._encode(fx)
+                elif fx.kind == "assert":
+                    word = None
+                    if not E.evaluate(fx.value, _Env(self, True, fx.seq, fx.pc)):
+                        self.diags.error(f"assertion failed: {fx.directive}", fx.line, *fx.span)
                 elif fx.kind == "li":
                     word = None
                     rd, value = fx.matched.values
@@ -804,8 +1076,7 @@ class Assembler:
         for i, (sec, im) in enumerate(images):
             for _, lim in images[i + 1:]:
                 if _covers(lim.pes, im.pes):
-                    first = next((r.line for r in self.records
-                                  if r.section is sec and r.size), None)
+                    first = sec.first
                     self.diags.warning(
                         f"the code for .pe {im.pes} is never loaded: the later .pe {lim.pes} "
                         "replaces it on every PE it names", first, 0, 0,
@@ -817,10 +1088,11 @@ class Assembler:
             if sec.kind != "text":
                 prog.segments += sec.segments()
         for name, s in self.symbols.items():
-            if s.value is not None and not name.startswith(".L"):
+            if s.value is not None and not name.startswith(".L") and s.kind != "machine":
                 prog.symbols[name] = s.value
-                prog.symbol_sections[name] = s.section.name if s.section else ".equ"
-        prog.listing = listing(self.records, self._disasm_words)
+                prog.symbol_sections[name] = s.section.name if s.section else f".{s.kind}"
+        if not isinstance(self.records, _Discard):
+            prog.listing = listing(self.records, self._disasm_words)
         prog.warnings = [d.render() for d in self.diags.items if d.severity == "warning"]
         return prog
 
@@ -833,6 +1105,32 @@ class Assembler:
             dec = decode(w)
             out.append((w, format_word(w, rec.addr + k), dec[0].insn.cycles if dec else 1))
         return out
+
+
+_WINDOW = 1 << 13  # characters of a long data line taken at once
+_PLAIN_WINDOW = re.compile(r"[-0-9xXa-fA-F \t,]*\Z")
+
+
+def _plain_window(text: str, start: int, end: int, size: int, lo: int, hi: int) -> bytes | None:
+    """The bytes of text[start:end] if it is only comma-separated numbers, each in lo..hi
+    (what the per-operand path would give); None for anything else, errors included."""
+    window = text[start:end]
+    if not _PLAIN_WINDOW.match(window):
+        return None
+    try:
+        if window.strip("-0123456789 \t,"):  # hex or binary digits: prefixes to read
+            values = [int(p, 0) if "x" in p or "X" in p or "b" in p else int(p)
+                      for p in window.split(",")]
+        else:
+            values = [int(p) for p in window.split(",")]
+    except ValueError:
+        return None
+    if not values or min(values) < lo or max(values) > hi:
+        return None
+    mask = hi
+    if size == 1:
+        return bytes([v & mask for v in values])
+    return b"".join([(v & mask).to_bytes(size, "little") for v in values])
 
 
 def _covers(outer: Selection, inner: Selection) -> bool:
@@ -882,9 +1180,10 @@ def _includes_unchanged(includes: list[tuple[str, str]]) -> bool:
     return True
 
 
-def run(text: str, filename: str, include_dirs: tuple[str, ...]) -> Result:
+def run(text: str, filename: str, include_dirs: tuple[str, ...], listing: bool = False
+        ) -> Result:
     """Assemble without the cache: a Program, or the diagnostics that stopped it."""
-    asm = Assembler(filename, include_dirs)
+    asm = Assembler(filename, include_dirs, listing)
     collecting = gc.isenabled()
     gc.disable()  # a run allocates much and frees little: the collector would rescan it all
     try:
@@ -908,28 +1207,33 @@ def run(text: str, filename: str, include_dirs: tuple[str, ...]) -> Result:
 
 
 def assemble(text: str, filename: str = "<input>", include_dirs: tuple[str, ...] | list = (),
-             ) -> Program:
+             listing: bool = False) -> Program:
     """Assemble source text into a Program; AsmError lists every problem found.
 
     Results are cached in-process by the text, file name, include directories
     and the contents of every included file, so re-assembling an unchanged
-    program costs a hash and a copy.
+    program costs a hash and a copy.  The listing (`Program.listing`) is made
+    now with `listing=True`, else when first asked for (by assembling again:
+    keeping every line for it would triple the assembler's memory).
     """
     include_dirs = tuple(str(d) for d in include_dirs)
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark is not source
         text = text[1:]
     key = _key(text, filename, include_dirs)
     hit = _CACHE.get(key)
-    if hit is not None and _includes_unchanged(hit[1]):
+    if hit is not None and _includes_unchanged(hit[1]) and not (
+            listing and hit[0].program is not None and not hit[0].program.has_listing):
         _CACHE.move_to_end(key)
         result = hit[0]
     else:
-        result = run(text, filename, include_dirs)
+        result = run(text, filename, include_dirs, listing)
         _CACHE[key] = (result, result.includes)
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     if result.program is None:
         raise AsmError(result.diagnostics)
-    program = result.program.copy()
-    program.includes = [path for path, _ in result.includes]
-    return program
+    prog = result.program.copy()
+    prog.includes = [path for path, _ in result.includes]
+    if not prog.has_listing:
+        prog.relist = lambda: assemble(text, filename, include_dirs, listing=True).listing
+    return prog

@@ -124,8 +124,20 @@ BINARY: dict[str, Callable[[int, int, int, int], int]] = {
     "&": lambda a, b, c, e: a & b,
     "|": lambda a, b, c, e: a | b,
     "^": lambda a, b, c, e: a ^ b,
+    # Comparisons and logic give 1 or 0, as in C (GNU as gives -1 for a true comparison);
+    # both sides of && and || are evaluated.
+    "==": lambda a, b, c, e: int(a == b),
+    "!=": lambda a, b, c, e: int(a != b),
+    "<": lambda a, b, c, e: int(a < b),
+    ">": lambda a, b, c, e: int(a > b),
+    "<=": lambda a, b, c, e: int(a <= b),
+    ">=": lambda a, b, c, e: int(a >= b),
+    "&&": lambda a, b, c, e: int(bool(a) and bool(b)),
+    "||": lambda a, b, c, e: int(bool(a) or bool(b)),
 }
-UNARY: dict[str, Callable[[int], int]] = {"-": lambda a: -a, "~": lambda a: ~a, "+": lambda a: a}
+UNARY: dict[str, Callable[[int], int]] = {
+    "-": lambda a: -a, "~": lambda a: ~a, "+": lambda a: a, "!": lambda a: int(not a),
+}
 
 
 def binary(op: str, a: int | Expr, b: int | Expr, col: int, end: int) -> int | Expr:
@@ -144,17 +156,68 @@ def unary(op: str, a: int | Expr, col: int, end: int) -> int | Expr:
     return Expr(None, col, end, (a, (UN, op)))
 
 
+_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "'": 39,
+            '"': 34, "?": 63}
+_OCT = frozenset("01234567")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def unescape(body: str) -> bytes | str:
+    """The bytes of a quoted text (C escapes: \\n \\t \\0 \\101 \\x41 ..., other characters
+    in UTF-8), or the message saying which escape is unknown (a str)."""
+    if "\\" not in body:
+        return body.encode("utf-8", "surrogatepass")
+    out = bytearray()
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch != "\\":
+            j = body.find("\\", i)
+            j = n if j < 0 else j
+            out += body[i:j].encode("utf-8", "surrogatepass")
+            i = j
+            continue
+        if i + 1 >= n:
+            return "a backslash ends the text"
+        e = body[i + 1]
+        if e in _ESCAPES:
+            out.append(_ESCAPES[e])
+            i += 2
+        elif e in _OCT:
+            j = i + 1
+            while j < n and j < i + 4 and body[j] in _OCT:
+                j += 1
+            v = int(body[i + 1:j], 8)
+            if v > 255:
+                return f"octal escape '\\{body[i + 1:j]}' is above 255"
+            out.append(v)
+            i = j
+        elif e == "x":
+            j = i + 2
+            while j < n and j < i + 4 and body[j] in _HEX:
+                j += 1
+            if j == i + 2:
+                return "'\\x' needs one or two hex digits"
+            out.append(int(body[i + 2:j], 16))
+            i = j
+        else:
+            return f"unknown escape '\\{e}'"
+    return bytes(out)
+
+
 def number(text: str, col: int) -> int | Expr:
     """A literal: decimal, 0x hex, 0b binary, 0o octal, '_' separators, or 'c'."""
     end = col + len(text)
     if text[0] == "'":
-        body = text[1:-1]
-        escapes = {"\\n": 10, "\\t": 9, "\\0": 0, "\\\\": 92, "\\'": 39, '\\"': 34, "\\r": 13}
-        if len(body) == 1:
-            return ord(body)
-        if body in escapes:
-            return escapes[body]
-        return Expr(((ERR, f"unknown character escape {body!r}", col, end),), col, end)
+        if len(text) == 3:
+            return ord(text[1])
+        data = unescape(text[1:-1])
+        if isinstance(data, str):
+            return Expr(((ERR, data, col, end),), col, end)
+        if len(data) != 1:
+            return Expr(((ERR, f"a character literal must be one byte, {text} is "
+                                f"{len(data)}", col, end),), col, end)
+        return data[0]
     digits = text.replace("_", "")
     if len(digits) > 70:  # also keeps int() away from Python's 4300-digit guard
         return Expr(((ERR, "number too large", col, end),), col, end)

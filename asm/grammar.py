@@ -7,9 +7,9 @@ operand shape of the ISA table's syntax templates (see ``templates.py``), so a
 new addressing form in ``isa.toml`` needs no change here.  Expressions are C
 precedence, folded to ints as they are parsed.
 
-A parsed line is a :class:`Stmt`; parsing is cached per line text (after
-macro substitution, comments stripped), so `.rept` bodies and repeated
-lines are parsed once.
+A parsed line is a :class:`Stmt`; ``match.analyse_line`` caches parsed and
+matched lines by their text (after macro substitution), so `.rept` bodies and
+lines repeated nearby are parsed once.
 """
 
 from __future__ import annotations
@@ -38,20 +38,34 @@ label: NAME ":"      -> label
 statement: NAME operands?
 operands: operand (COMMA operand)*
 
-?expr: bor
+?expr: lor
+?lor: land | lor OROR land -> binop
+?land: bor | land ANDAND bor -> binop
 ?bor: bxor | bor BAR bxor -> binop
 ?bxor: band | bxor CARET band -> binop
-?band: shift | band AMP shift -> binop
+?band: eq | band AMP eq -> binop
+?eq: rel | eq EQEQ rel -> binop | eq NE rel -> binop
+?rel: shift | rel LT shift -> binop | rel GT shift -> binop | rel LE shift -> binop
+     | rel GE shift -> binop
 ?shift: sum | shift SHL sum -> binop | shift SHR sum -> binop
 ?sum: prod | sum PLUS prod -> binop | sum MINUS prod -> binop
 ?prod: unary | prod STAR unary -> binop | prod SLASH unary -> binop | prod PERCENT unary -> binop
 ?unary: atom | MINUS unary -> unop | TILDE unary -> unop | PLUS unary -> unop
+       | BANG unary -> unop
 ?atom: NUMBER | CHAR | NAME | LOCALREF | DOT   // tokens, turned into values by their user
      | LPAR expr RPAR -> paren
 
 COMMA: ","
 SHL: "<<"
 SHR: ">>"
+OROR: "||"
+ANDAND: "&&"
+EQEQ: "=="
+NE: "!="
+LE: "<="
+GE: ">="
+LT: "<"
+GT: ">"
 DOT.2: /\.(?![\w.$])/
 REG.2: /r(?:1[0-5]|[0-9])(?![\w.$])/
 LOCALREF.3: /[0-9]+[bf](?![\w.$])/
@@ -77,7 +91,7 @@ class Operand(NamedTuple):
     """One comma-separated operand: its shape, its values in order, its span."""
 
     shape: int
-    values: tuple  # int for a register, int | Expr for an expression, str for a string
+    values: tuple  # int for a register, int | Expr for an expression, bytes for a string
     col: int
     end: int
 
@@ -196,7 +210,7 @@ def _shape_callback(index: int):
                 elif kind in _ATOMS:
                     values.append(_atom(ch))
                 elif kind == "STRING":
-                    values.append(_unquote(str(ch)))
+                    values.append(_unquote(ch))
                 # other tokens are the template's literal characters
             else:
                 values.append(ch)
@@ -204,21 +218,12 @@ def _shape_callback(index: int):
     return build
 
 
-def _unquote(s: str) -> str:
-    body = s[1:-1]
-    if "\\" not in body:
-        return body
-    out, i = [], 0
-    escapes = {"n": "\n", "t": "\t", "0": "\0", "\\": "\\", '"': '"', "r": "\r"}
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            out.append(escapes.get(body[i + 1], body[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+def _unquote(tok: Token) -> bytes | E.Expr:
+    """A string's bytes (C escapes decoded), or an error expression naming the bad escape."""
+    data = E.unescape(str(tok)[1:-1])
+    if isinstance(data, str):
+        return E.error(f"{data} in the string", tok.start_pos, tok.end_pos)
+    return data
 
 
 @cache
@@ -305,8 +310,6 @@ def _parse_error(exc: UnexpectedInput, text: str, lark: Lark) -> tuple:
     return ("syntax error", 0, 1, ())
 
 
-_cache: dict[str, Stmt] = {}
-_CACHE_LIMIT = 400_000
 _lark: Lark | None = None
 
 
@@ -319,36 +322,30 @@ EMPTY = Stmt((), None, 0, 0, ())
 
 
 def parse_line(text: str) -> Stmt:
-    """Parse one line (cached by its text: repeated lines cost a dict lookup)."""
-    key = _strip_comment(text) if "#" in text else text.rstrip()
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
+    """Parse one line (the cache is match.analyse_line's, of parsed and matched lines)."""
+    return parse_uncached(_strip_comment(text) if "#" in text else text.rstrip())
+
+
+def parse_uncached(key: str) -> Stmt:
+    """Parse one line without its comment, bypassing the cache."""
     if not key or key.isspace():
         return EMPTY
     lark = _lark or _first_parser()
     try:
         labels, stmt = lark.parse(key)
     except UnexpectedInput as exc:
-        result = Stmt((), None, 0, 0, (), _parse_error(exc, key, lark))
-    else:
-        if stmt is None:
-            result = Stmt(labels, None, 0, 0, ())
-        else:
-            _, head, ops, commas = stmt
-            new = tuple.__new__
-            operands = []
-            start = head.end_pos
-            for i, (shape, values) in enumerate(ops):  # span: between commas, trimmed
-                end = commas[i] if i < len(commas) else len(key)
-                piece = key[start:end]
-                s = start + len(piece) - len(piece.lstrip())
-                e = start + len(piece.rstrip())
-                operands.append(new(Operand, (shape, values, s, e if e > s else s + 1)))
-                start = end + 1
-            result = new(Stmt, (labels, str(head), head.start_pos, head.end_pos,
-                                tuple(operands), None))
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[key] = result
-    return result
+        return Stmt((), None, 0, 0, (), _parse_error(exc, key, lark))
+    if stmt is None:
+        return Stmt(labels, None, 0, 0, ())
+    _, head, ops, commas = stmt
+    new = tuple.__new__
+    operands = []
+    start = head.end_pos
+    for i, (shape, values) in enumerate(ops):  # span: between commas, trimmed
+        end = commas[i] if i < len(commas) else len(key)
+        piece = key[start:end]
+        s = start + len(piece) - len(piece.lstrip())
+        e = start + len(piece.rstrip())
+        operands.append(new(Operand, (shape, values, s, e if e > s else s + 1)))
+        start = end + 1
+    return new(Stmt, (labels, str(head), head.start_pos, head.end_pos, tuple(operands), None))

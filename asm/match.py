@@ -202,7 +202,10 @@ def _expand_fixed(t: Templates, form: Form, stmt: Stmt, text: str,
     return m._replace(expansion=(real,))
 
 
+# Recent lines (a `.rept` body, a macro expanded with the same arguments): bounded, as a
+# program of distinct lines would otherwise keep every parse.
 _cache: dict[str, tuple[Stmt, Matched | Problem | None]] = {}
+CACHE_LIMIT = 8192
 _HEAD = re.compile(r"\s*(?:[\w.$]+\s*:\s*)*([\w.$]+)")
 
 
@@ -228,7 +231,7 @@ def analyse_line(text: str) -> tuple[Stmt, Matched | Problem | None]:
         result = None
     else:
         result = analyse_stmt(stmt, text)
-    if len(_cache) > 400_000:
+    if len(_cache) >= CACHE_LIMIT:
         _cache.clear()
     out = _cache[text] = (stmt, result)
     return out

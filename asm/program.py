@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import json
 import struct
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,13 +68,59 @@ class Selection:
         return f"{rows},{cols}"
 
 
+class LineMap(Sequence):
+    """Per word of an image, (file index, line number): a sequence of pairs kept as two
+    arrays (a tuple per word would be most of a big program's memory)."""
+
+    __slots__ = ("files", "lines")
+
+    def __init__(self, files: Iterable[int] = (), lines: Iterable[int] = ()) -> None:
+        self.files = array("I", files)
+        self.lines = array("I", lines)
+        if len(self.files) != len(self.lines):
+            raise ValueError("a line map needs as many file indices as lines")
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, int]]) -> LineMap:
+        pairs = list(pairs)
+        return cls((f for f, _ in pairs), (n for _, n in pairs))
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):  # noqa: ANN001 - an index or a slice
+        if isinstance(i, slice):
+            return LineMap(self.files[i], self.lines[i])
+        return self.files[i], self.lines[i]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.files, self.lines, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LineMap):
+            return self.files == other.files and self.lines == other.lines
+        if isinstance(other, Sequence):
+            return list(self) == [tuple(p) for p in other]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"LineMap({list(self)!r})"
+
+    def copy(self) -> LineMap:
+        return LineMap(self.files, self.lines)
+
+
 @dataclass
 class Image:
     """The code of one `.pe` selection, from instruction address 0."""
 
     pes: Selection
     words: np.ndarray  # uint32
-    lines: list[tuple[int, int]]  # per word: (file index, line number)
+    lines: LineMap  # per word: (file index, line number); a list of pairs is taken too
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lines, LineMap):
+            self.lines = LineMap.of(self.lines)
 
 
 @dataclass
@@ -94,23 +142,41 @@ class Program:
     symbols: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     isa: str = ""
-    listing: list[str] = field(default_factory=list)  # not serialised: regenerate
-    # Not serialised either (in-memory extras from the assembler):
+    # Not serialised (in-memory extras from the assembler):
     symbol_sections: dict[str, str] = field(default_factory=dict)  # name -> ".data", ...
     warnings: list[str] = field(default_factory=list)  # rendered warning diagnostics
     includes: list[str] = field(default_factory=list)  # every file .include read (outputs
     # must not overwrite them: pearray.files.check_output)
+    rows: list[str] | None = field(default=None, repr=False, compare=False)  # the listing
+    relist: Callable[[], list[str]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_listing(self) -> bool:
+        return self.rows is not None
+
+    @property
+    def listing(self) -> list[str]:
+        """The assembler's listing: made on first use if the program was assembled
+        without one (empty for a program read from a container)."""
+        if self.rows is None:
+            self.rows = self.relist() if self.relist is not None else []
+        return self.rows
+
+    @listing.setter
+    def listing(self, rows: list[str]) -> None:
+        self.rows = rows
 
     def copy(self) -> Program:
         """An independent copy (the assembler's cache hands these out)."""
         return Program(
-            images=[Image(Selection(*_sel(im.pes)), im.words.copy(), list(im.lines))
+            images=[Image(Selection(*_sel(im.pes)), im.words.copy(), im.lines.copy())
                     for im in self.images],
             segments=[Segment(s.region, s.addr, s.data, Selection(*_sel(s.pes)))
                       for s in self.segments],
             symbols=dict(self.symbols), files=list(self.files), isa=self.isa,
-            listing=list(self.listing), symbol_sections=dict(self.symbol_sections),
-            warnings=list(self.warnings), includes=list(self.includes),
+            symbol_sections=dict(self.symbol_sections), warnings=list(self.warnings),
+            includes=list(self.includes),
+            rows=list(self.rows) if self.rows is not None else None, relist=self.relist,
         )
 
     def source_of(self, image: Image, pc: int) -> tuple[str, int] | None:
@@ -125,7 +191,8 @@ class Program:
         sections = [(b"META", json.dumps({"isa": self.isa, "files": self.files}).encode())]
         for im in self.images:
             words = np.asarray(im.words, dtype="<u4")
-            lm = np.asarray(im.lines, dtype="<u4").reshape(-1, 2)
+            lm = np.column_stack([np.asarray(im.lines.files, dtype="<u4"),
+                                  np.asarray(im.lines.lines, dtype="<u4")]).reshape(-1, 2)
             head = struct.pack("<4BI", *_sel(im.pes), len(words))
             sections.append((b"CODE", head + words.tobytes() + lm.tobytes()))
         for seg in self.segments:
@@ -202,7 +269,7 @@ def _parse(blob: bytes) -> Program:
             words = np.frombuffer(payload, "<u4", n, 8).astype(np.uint32)
             lm = np.frombuffer(payload, "<u4", 2 * n, 8 + 4 * n).reshape(-1, 2)
             prog.images.append(Image(_selection(sel, "CODE"), words,
-                                     [(int(f), int(line)) for f, line in lm]))
+                                     LineMap(lm[:, 0].tolist(), lm[:, 1].tolist())))
         elif tag == b"DATA":
             if len(payload) < 16:
                 raise ContainerError("DATA section shorter than its header")

@@ -10,9 +10,11 @@ costs nothing and a data section becomes one Segment per chunk.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
-from .program import Image, Segment, Selection
+from .program import Image, LineMap, Segment, Selection
 
 KIND_NAMES = {"text": ".text", "gm": ".data", "sm": ".sdata", "lm": ".ldata"}
 
@@ -21,7 +23,7 @@ class Section:
     """Bytes and the location counter of one section."""
 
     __slots__ = ("kind", "sel", "base", "limit", "pc", "chunks", "buf", "buf_end", "lines",
-                 "overflowed", "order")
+                 "overflowed", "order", "first", "files")
     _placed = 0  # sections in the order they first received bytes
 
     def __init__(self, kind: str, sel: Selection | None, base: int, size: int) -> None:
@@ -33,9 +35,12 @@ class Section:
         self.chunks: list[tuple[int, bytearray]] = []
         self.buf: bytearray | None = None
         self.buf_end = -1
-        self.lines: dict[int, tuple[int, int]] = {}  # text: word index -> (file, line)
+        # text: per word from address 0, the (file index, line) it came from (0, 0: none)
+        self.files = array("I")
+        self.lines = array("I")
         self.overflowed = False
         self.order = 0  # when it first received bytes (images come in this order)
+        self.first = None  # the first line that placed code here (for messages)
 
     @property
     def name(self) -> str:
@@ -58,6 +63,16 @@ class Section:
         self.buf_end = self.pc
         return buf, off
 
+    def note(self, w: int, file: int, line: int) -> None:
+        """Word w of a code section came from this file index and line."""
+        lines = self.lines
+        if w >= len(lines):
+            zeros = array("I", bytes(4 * (w + 1 - len(lines))))
+            self.files.extend(zeros)
+            lines.extend(zeros)
+        self.files[w] = file
+        lines[w] = line
+
     def read(self, addr: int, n: int) -> bytes:
         """Bytes previously emitted at addr (for the listing)."""
         for start, buf in self.chunks:
@@ -74,9 +89,13 @@ class Section:
         for start, buf in self.chunks:
             blob[start:start + len(buf)] = buf
         words = np.frombuffer(bytes(blob), dtype="<u4").astype(np.uint32)
-        get = self.lines.get
-        lines = [get(i, (0, 0)) for i in range(len(words))]
-        return Image(self.sel or Selection(), words, lines)
+        n = len(words)
+        files, lines = self.files[:n], self.lines[:n]
+        if len(lines) < n:
+            pad = array("I", bytes(4 * (n - len(lines))))
+            files.extend(pad)
+            lines.extend(pad)
+        return Image(self.sel or Selection(), words, LineMap(files, lines))
 
     def segments(self) -> list[Segment]:
         """One Segment per chunk of a data section."""

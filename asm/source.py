@@ -8,6 +8,8 @@ up the chain of macro expansions and includes (notes).
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -54,16 +56,46 @@ def _map(col: int, segs: ColMap, is_end: bool) -> int:
     return col + delta
 
 
-def split_lines(text: str, file: str, parent: Line | None = None, parent_col: int = 0,
-                how: str = "") -> list[Line]:
-    """The lines of a file as Line objects (no substitution, identity column map)."""
-    out = []
-    append = out.append
-    new = tuple.__new__  # skips the NamedTuple constructor frames: files can be big
-    for i, raw in enumerate(text.split("\n"), 1):
+class FileLines(Sequence):
+    """The lines of a file, made into Line objects only when asked for: a file of a
+    million lines costs its text and an offset per line, not a million Line, Origin
+    and string objects at once."""
+
+    __slots__ = ("text", "starts", "file", "parent", "parent_col", "how")
+
+    def __init__(self, text: str, file: str, parent: Line | None, parent_col: int,
+                 how: str) -> None:
+        self.text = text
+        starts = array("Q", [0])
+        find = text.find
+        i = find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
+        if not text.endswith("\n"):
+            starts.append(len(text) + 1)  # the end of the last line, as if a newline followed
+        self.starts = starts
+        self.file = file
+        self.parent = parent
+        self.parent_col = parent_col
+        self.how = how
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, i):  # noqa: ANN001 - an index (slices are not needed)
+        if i < 0:
+            i += len(self.starts) - 1
+        starts = self.starts
+        raw = self.text[starts[i]:starts[i + 1] - 1]
         if raw.endswith("\r"):
             raw = raw[:-1]
-        append(new(Line, (raw, new(Origin, (file, i, raw, parent, parent_col, how)), ())))
-    if len(out) > 1 and out[-1].text == "":
-        out.pop()  # the newline that ends the file does not start a line
-    return out
+        new = tuple.__new__  # skips the NamedTuple constructor frames
+        return new(Line, (raw, new(Origin, (self.file, i + 1, raw, self.parent,
+                                            self.parent_col, self.how)), ()))
+
+
+def split_lines(text: str, file: str, parent: Line | None = None, parent_col: int = 0,
+                how: str = "") -> FileLines:
+    """The lines of a file (no substitution, identity column map)."""
+    return FileLines(text, file, parent, parent_col, how)

@@ -131,7 +131,6 @@ UNROLLED_BODY = """\
 
 
 def _clear() -> None:
-    grammar._cache.clear()
     match._cache.clear()
     assembler._CACHE.clear()
 

@@ -56,13 +56,14 @@
 .equ HW, 40                     # header words (the descriptor's first)
 .equ PW, 12                     # words of a pass record
 .equ RW, 16                     # words of a PE record
-.equ HDR, 0
+.equ HDR, LM_BASE
 .equ REC, HDR + 4*HW            # this PE's record
 .equ CP, REC + 4*RW             # the current pass's record
 .equ NP, CP + 4*PW              # the next segment's pass record (weight prefetch)
 .equ VARS, NP + 4*PW
 .equ NV, 48
 .equ LMFREE, VARS + 4*NV        # the planner's buffers start here
+.assert LMFREE <= LM_BASE + LM_SIZE, "conv.s: the fixed LM map does not fit LM"
 
 # header (layer-wide), byte addresses in LM
 .equ H_NPIX, HDR + 0            # pixels of a tile: images x ho x wo
@@ -292,10 +293,10 @@
 
 # ------------------------------------------------------------------ the program
     .text
-.rept STOCH
+.if STOCH
     mfs r3, id
     SEED_LFSR r2, r3
-.endr
+.endif
     sw r1, V_DESC(r0)
     li r12, HDR                 # the header and this PE's record, GM -> LM
     li r11, HW

@@ -30,11 +30,12 @@
 
 .equ HW, 32
 .equ RW, 8
-.equ HDR, 0
+.equ HDR, LM_BASE
 .equ REC, HDR + 4*HW
 .equ VARS, REC + 4*RW
 .equ NV, 24
 .equ LMFREE, VARS + 4*NV
+.assert LMFREE <= LM_BASE + LM_SIZE, "eltwise.s: the fixed LM map does not fit LM"
 
 .equ H_WO, HDR + 0
 .equ H_HO, HDR + 4
@@ -107,14 +108,14 @@
     lw r9, H_A0(r0)
     add.w r9, r9, r8
     dma2d r9, r1, r6
-.rept 1-ONE
+.if !ONE
     lw r7, H_DXB(r0)
     mts dss, r7
     lw r9, H_B0(r0)
     add.w r9, r9, r8
     lw r10, V_B(r0)
     dma2d r9, r10, r6
-.endr
+.endif
     lw r8, V_Y(r0)              # where these results will go
     sw r8, V_YN(r0)
     sub.w r3, r3, r5            # the walker: n pixels on
@@ -170,18 +171,18 @@
 .macro WORDS s
     loop r13, 2f
     lw r7, (r11)+4
-.rept 1-ONE
+.if !ONE
     lw r8, (r12)+4
-.endr
+.endif
     ELT_WORD \s
 2:  j back
 .endm
 
     .text
-.rept STOCH
+.if STOCH
     mfs r3, id
     SEED_LFSR r2, r3
-.endr
+.endif
     li r12, HDR                 # the header and this PE's record, GM -> LM
     li r11, HW
     dma r12, r1, r11

@@ -28,11 +28,12 @@
 
 .equ HW, 40                     # header words (HDR+4*HW-1 is the last)
 .equ RW, 8                      # PE record words
-.equ HDR, 0
+.equ HDR, LM_BASE
 .equ REC, HDR + 4*HW
 .equ VARS, REC + 4*RW
 .equ NV, 24
 .equ LMFREE, VARS + 4*NV
+.assert LMFREE <= LM_BASE + LM_SIZE, "pool.s: the fixed LM map does not fit LM"
 
 .equ H_NPIX, HDR + 0            # pixels a chunk: images x ho x wo
 .equ H_WO, HDR + 4
@@ -243,23 +244,23 @@
     lw r12, H_MTAB(r0)
     dma r12, r3, r11
 1:
-.rept AVG                       # unit vectors: a 1 in each lane
+.if AVG                         # unit vectors: a 1 in each lane
     lw r8, H_ONES(r0)
     li r9, 1
     sw r9, 0(r8)
-.rept IN8
+.if IN8
     li r9, 0x100
     sw r9, 4(r8)
     li r9, 0x10000
     sw r9, 8(r8)
     li r9, 0x1000000
     sw r9, 12(r8)
-.endr
-.rept IN16
+.endif
+.if IN16
     li r9, 0x10000
     sw r9, 4(r8)
-.endr
-.endr
+.endif
+.endif
     lw r8, R_CH(r0)             # the first unit
     sw r8, V_CH(r0)
     lw r8, R_N(r0)
@@ -327,13 +328,13 @@ reduce:
     lw r12, V_NEL(r0)
     slli.w r11, r13, 2          # bytes from one position's word to the next
     mv r10, r15
-.rept AVG
+.if AVG
     lw r7, V_MUL(r0)
     lw r8, H_SHIFT(r0)
-.endr
+.endif
     loop r13, words
     mv r9, r10
-.rept 1-AVG
+.if !AVG
     lw r7, 0(r9)
     addi r5, r12, -1
     loop r5, 3f
@@ -341,10 +342,10 @@ reduce:
     lw r8, 0(r9)
     MAXG r7, r7, r8
 3:  sw r7, (r14)+4
-.endr
-.rept AVG
+.endif
+.if AVG
     AVG_WORD
-.endr
+.endif
     addi r10, r10, 4
 words:
     lw r8, V_OUTC(r0)           # send these results at the next unit (or below)

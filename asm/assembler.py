@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from pearray.isa import Insn
+
 from . import directives as D
 from . import expr as E
 from .diagnostics import AsmError, Diagnostics, TooManyErrors, did_you_mean
@@ -1087,23 +1089,26 @@ class Assembler:
         for sec in self.sections.values():
             if sec.kind != "text":
                 prog.segments += sec.segments()
+        index = {id(sec): k for k, (sec, _) in enumerate(images)}
         for name, s in self.symbols.items():
             if s.value is not None and not name.startswith(".L") and s.kind != "machine":
                 prog.symbols[name] = s.value
+                if s.kind == "code" and id(s.section) in index:
+                    prog.labels[name] = index[id(s.section)]
                 prog.symbol_sections[name] = s.section.name if s.section else f".{s.kind}"
         if not isinstance(self.records, _Discard):
             prog.listing = listing(self.records, self._disasm_words)
         prog.warnings = [d.render() for d in self.diags.items if d.severity == "warning"]
         return prog
 
-    def _disasm_words(self, rec: Record) -> list[tuple[int, str, int]]:
-        """(word, text, cycles) of each word a pseudo-instruction became."""
+    def _disasm_words(self, rec: Record) -> list[tuple[int, str, Insn | None]]:
+        """(word, text, instruction) of each word a pseudo-instruction became."""
         data = rec.section.read(rec.addr, rec.size)
         out = []
         for k in range(0, len(data) - 3, 4):
             w = int.from_bytes(data[k:k + 4], "little")
             dec = decode(w)
-            out.append((w, format_word(w, rec.addr + k), dec[0].insn.cycles if dec else 1))
+            out.append((w, format_word(w, rec.addr + k), dec[0].insn if dec else None))
         return out
 
 

@@ -2,11 +2,13 @@
 
 An instruction is printed by filling its form's template (``templates.py``)
 with the decoded values, so whatever the disassembler prints the assembler
-reads back to the same word.  Branch targets are printed as addresses
-(``.L<image>_<addr>`` labels when the target lies in the image); undecodable
-words as ``.word``.  A whole program comes out with its `.pe` selections,
-data segments (`.data`/`.sdata`/`.ldata` + `.org` + `.word`/`.byte`) and
-symbols (as `.equ`), and reassembles to the same images, memory and symbols.
+reads back to the same word.  Branch targets are printed as labels: the
+program's own names (the container's symbols, placed in their image by
+META's `labels`), else ``.L<image>_<addr>``; targets outside the image as
+addresses; undecodable words as ``.word``.  A whole program comes out with its
+`.pe` selections, code labels, data segments (`.data`/`.sdata`/`.ldata` +
+`.org` + `.word`/`.byte`) and other symbols (as `.equ`), and reassembles to
+the same images, memory and symbols.
 """
 
 from __future__ import annotations
@@ -106,9 +108,11 @@ def format_word(word: int, pc: int = 0, labels: dict[int, str] | None = None) ->
     return format_insn(form, values, pc, labels)
 
 
-def _targets(words: np.ndarray | list[int], prefix: str) -> dict[int, str]:
-    """Labels for the branch targets that fall inside the code."""
-    labels: dict[int, str] = {}
+def _targets(words: np.ndarray | list[int], prefix: str,
+             names: dict[int, list[str]] | None = None) -> dict[int, str]:
+    """Labels for the branch targets that fall inside the code: the program's own
+    name for the address if it has one, else `.L<image>_<address>`."""
+    labels: dict[int, str] = {a: ns[0] for a, ns in (names or {}).items()}
     n = len(words)
     for i, w in enumerate(words):
         dec = decode(int(w))
@@ -118,21 +122,38 @@ def _targets(words: np.ndarray | list[int], prefix: str) -> dict[int, str]:
         for slot in form.flat_slots:
             if slot.kind == "pcrel":
                 target = 4 * i + values[slot.name]
-                if 0 <= target < 4 * n:
+                if 0 <= target < 4 * n and target not in labels:
                     labels[target] = f".L{prefix}_{target:04x}"
     return labels
 
 
-def _code(words: np.ndarray | list[int], prefix: str, addresses: bool) -> list[str]:
-    labels = _targets(words, prefix)
+def _code(words: np.ndarray | list[int], prefix: str, addresses: bool,
+          names: dict[int, list[str]] | None = None) -> list[str]:
+    """An image's instructions, with labels: every name of `names` (address -> the
+    program's labels there) and one at each other branch target."""
+    names = names or {}
+    labels = _targets(words, prefix, names)
     out = []
     for i, w in enumerate(words):
         pc = 4 * i
-        if pc in labels:
-            out.append(f"{labels[pc]}:")
+        out += [f"{name}:" for name in names.get(pc, [labels[pc]] if pc in labels else [])]
         text = format_word(int(w), pc, labels)
         out.append(f"    {text:<36} # {pc:04x}: {int(w):08x}" if addresses else f"    {text}")
+    out += [f"{name}:" for name in names.get(4 * len(words), [])]  # labels at the end
     return out
+
+
+def _label_names(prog: Program) -> list[dict[int, list[str]]]:
+    """Per image, address -> the program's code labels there (valid names only)."""
+    per: list[dict[int, list[str]]] = [{} for _ in prog.images]
+    for name, k in sorted(prog.labels.items()):
+        addr = prog.symbols.get(name)
+        if k >= len(per) or addr is None or not _VALID_NAME.match(name) \
+                or _REGISTER.match(name) or name.startswith(".L"):
+            continue
+        if addr % 4 == 0 and 0 <= addr <= 4 * len(prog.images[k].words):
+            per[k].setdefault(addr, []).append(name)
+    return per
 
 
 def _data(seg: Segment) -> list[str]:
@@ -167,9 +188,11 @@ def disassemble_program(prog: Program, addresses: bool = True) -> str:
     if prog.isa and prog.isa != t.isa.digest:
         out.append(f"# note: assembled for ISA {prog.isa}, disassembled with ISA {t.isa.digest}")
     out.append(".text")
+    names = _label_names(prog)
+    placed = {n for per in names for ns in per.values() for n in ns}
     for k, im in enumerate(prog.images):
         out.append(f".pe {_sel(im)}")
-        out += _code(im.words, str(k), addresses)
+        out += _code(im.words, str(k), addresses, names[k])
     current = None
     for seg in prog.segments:  # in program order: the assembler groups them by section
         key = (seg.region, str(seg.pes))
@@ -180,7 +203,8 @@ def disassemble_program(prog: Program, addresses: bool = True) -> str:
             current = key
         out += _data(seg)
     syms = [(n, v) for n, v in sorted(prog.symbols.items())
-            if _VALID_NAME.match(n) and not _REGISTER.match(n) and not n.startswith(".L")]
+            if _VALID_NAME.match(n) and not _REGISTER.match(n) and not n.startswith(".L")
+            and n not in placed]
     for name, value in syms:
         out.append(f".equ {name}, {_number(value)}")
     return "\n".join(out) + "\n"

@@ -10,7 +10,8 @@ Container layout (all integers little-endian)::
     count   u32      number of sections
     section*         tag (4 ASCII bytes), length u32, payload, zero padding to 4
 
-    META  JSON: {"isa": ISA digest, "files": [source paths]}
+    META  JSON: {"isa": ISA digest, "files": [source paths],
+                 "labels": {code label: index of its CODE section}}  (labels: optional)
     CODE  r0 r1 c0 c1 (u8 each; 255 255 255 255 = every PE), n u32,
           n words u32, then n line-map entries (file index u32, line u32)
     DATA  region u32 (0 LM, 1 SM, 2 GM), address u32, r0 r1 c0 c1 (u8, the PEs
@@ -142,6 +143,7 @@ class Program:
     symbols: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     isa: str = ""
+    labels: dict[str, int] = field(default_factory=dict)  # code label -> its image's index
     # Not serialised (in-memory extras from the assembler):
     symbol_sections: dict[str, str] = field(default_factory=dict)  # name -> ".data", ...
     warnings: list[str] = field(default_factory=list)  # rendered warning diagnostics
@@ -173,7 +175,8 @@ class Program:
                     for im in self.images],
             segments=[Segment(s.region, s.addr, s.data, Selection(*_sel(s.pes)))
                       for s in self.segments],
-            symbols=dict(self.symbols), files=list(self.files), isa=self.isa,
+            symbols=dict(self.symbols), labels=dict(self.labels), files=list(self.files),
+            isa=self.isa,
             symbol_sections=dict(self.symbol_sections), warnings=list(self.warnings),
             includes=list(self.includes),
             rows=list(self.rows) if self.rows is not None else None, relist=self.relist,
@@ -188,7 +191,8 @@ class Program:
         return None
 
     def to_bytes(self) -> bytes:
-        sections = [(b"META", json.dumps({"isa": self.isa, "files": self.files}).encode())]
+        meta = {"isa": self.isa, "files": self.files, "labels": self.labels}
+        sections = [(b"META", json.dumps(meta, sort_keys=True).encode())]
         for im in self.images:
             words = np.asarray(im.words, dtype="<u4")
             lm = np.column_stack([np.asarray(im.lines.files, dtype="<u4"),
@@ -259,7 +263,7 @@ def _parse(blob: bytes) -> Program:
         if tag in (b"META", b"SYMS") and seen[tag] > 1:
             raise ContainerError(f"more than one {_tag(tag)} section")
         if tag == b"META":
-            prog.isa, prog.files = _meta(_json(payload, "META"))
+            prog.isa, prog.files, prog.labels = _meta(_json(payload, "META"))
         elif tag == b"CODE":
             if len(payload) < 8:
                 raise ContainerError("CODE section shorter than its header")
@@ -295,6 +299,8 @@ def _parse(blob: bytes) -> Program:
         if bad is not None:
             raise ContainerError(f"CODE line map names file {bad}; META lists "
                                  f"{len(prog.files)}")
+    if any(k >= len(prog.images) or name not in prog.symbols for name, k in prog.labels.items()):
+        raise ContainerError("META labels name an image or a symbol that is not there")
     return prog
 
 
@@ -353,14 +359,19 @@ def _json(payload: bytes, what: str) -> object:
         raise ContainerError(f"{what}: not valid JSON ({exc})") from None
 
 
-def _meta(meta: object) -> tuple[str, list[str]]:
-    if not isinstance(meta, dict) or set(meta) != {"isa", "files"}:
-        raise ContainerError('META must be {"isa": ..., "files": [...]}')
-    isa, files = meta["isa"], meta["files"]
+def _meta(meta: object) -> tuple[str, list[str], dict[str, int]]:
+    if not isinstance(meta, dict) or not {"isa", "files"} <= set(meta) \
+            <= {"isa", "files", "labels"}:
+        raise ContainerError('META must be {"isa": ..., "files": [...]} and optionally '
+                             '"labels": {...}')
+    isa, files, labels = meta["isa"], meta["files"], meta.get("labels", {})
     if not isinstance(isa, str) or not isinstance(files, list) \
             or not all(isinstance(f, str) for f in files):
         raise ContainerError("META: isa must be a string and files a list of strings")
-    return isa, files
+    if not isinstance(labels, dict) or not all(type(v) is int and v >= 0
+                                               for v in labels.values()):
+        raise ContainerError("META: labels must map names to image indices")
+    return isa, files, labels
 
 
 def _symbols(syms: object) -> dict[str, int]:

@@ -115,3 +115,42 @@ def test_run_without_cache_matches_assemble() -> None:
     text = EXAMPLE.read_text()
     result = A.run(text, "dot.s", ())
     assert list(result.program.images[0].words) == list(assemble(text, "dot.s").images[0].words)
+
+
+def test_listing_has_a_file_column_and_expansions_under_their_line(tmp_path) -> None:
+    (tmp_path / "lib.inc").write_text(".macro twice r\n    addi \\r, \\r, 1\n    inner \\r\n"
+                                      ".endm\n.macro inner r\n    add.w \\r, \\r, \\r\n.endm\n")
+    main = tmp_path / "main.s"
+    main.write_text('.include "lib.inc"\n    twice r1\n.rept 2\n    nop\n.endr\n'
+                    ".irp x, 3, 4\n    addi r2, r2, \\x\n.endr\n    halt\n")
+    rows = assemble(main.read_text(), str(main), listing=True).listing
+    assert rows[0].split() == ["address", "word", "cyc", "where", "source"]
+    lines = [r for r in rows if "main.s" in r or "lib.inc" in r]
+    assert [r.split("  ")[-1].strip() for r in lines] == [
+        "twice r1", "> addi r1, r1, 1", "> inner r1", ">> add.w r1, r1, r1",
+        ".rept 2", "> nop", "> nop", ".irp x, 3, 4", "> addi r2, r2, 3", "> addi r2, r2, 4",
+        "halt"]
+    assert "main.s:2" in lines[0] and "lib.inc:2" in lines[1] and "lib.inc:6" in lines[3]
+    assert lines[0].startswith("00000000") and lines[4].startswith("00000008")
+
+
+def test_listing_marks_the_memory_part_of_a_cost() -> None:
+    prog = assemble("lw r1, 0(r2)\nsw r1, (r3)+4\nmacl.b r4, (r5)+, (r6)+\nadd.w r1, r1, r1\n"
+                    "dma r1, r2, r3\n", listing=True)
+    costs = [r.split()[2] for r in prog.listing[2:]]
+    assert costs == ["1+m", "1+m", "1+2m", "1", "1"]
+
+
+def test_listing_cost_comes_from_the_table_class() -> None:
+    from pearray.asm.listing import cost
+
+    for insn in load().insns:  # by class, whatever the mnemonic
+        assert cost(insn).startswith(str(insn.cycles))
+        assert cost(insn).endswith("m") == (insn.cls == "mem"), insn.key
+
+
+def test_listing_is_made_when_first_asked_for() -> None:
+    prog = assemble("nop\nhalt\n")
+    assert not prog.has_listing
+    assert prog.listing[2].split()[:3] == ["00000000", "f0000000", "1"]
+    assert prog.has_listing

@@ -157,7 +157,9 @@ def _programs(draw) -> Program:
                                 draw(_selections) if region == "lm" else Selection()))
     symbols = draw(st.dictionaries(st.text(min_size=1, max_size=8),
                                    st.integers(-2**63, 2**64 - 1), max_size=5))
-    return Program(images, segments, symbols, files, draw(st.text(max_size=16)))
+    labels = {name: draw(st.integers(0, len(images) - 1)) for name in symbols
+              if images and draw(st.booleans())}
+    return Program(images, segments, symbols, files, draw(st.text(max_size=16)), labels)
 
 
 @SETTINGS
@@ -165,6 +167,7 @@ def _programs(draw) -> Program:
 def test_container_round_trip(prog) -> None:
     back = Program.from_bytes(prog.to_bytes())
     assert back.files == prog.files and back.isa == prog.isa and back.symbols == prog.symbols
+    assert back.labels == prog.labels
     assert len(back.images) == len(prog.images)
     for a, b in zip(back.images, prog.images, strict=True):
         assert str(a.pes) == str(b.pes) and list(a.words) == list(b.words)
@@ -221,3 +224,36 @@ def test_whole_program_disassembly_reassembles() -> None:
     assert [(s.region, s.addr, s.data, str(s.pes)) for s in again.segments] == \
         [(s.region, s.addr, s.data, str(s.pes)) for s in prog.segments]
     assert again.symbols == prog.symbols
+
+
+def test_disassembly_names_code_labels_and_targets() -> None:
+    prog = assemble(PROGRAM)
+    assert prog.labels == {"start": 0, "sub": 0}
+    text = disassemble(prog)
+    assert "start:\n    lui r1, 0x80000" in text
+    assert "jal r15, sub " in text and "sub:\n    mfs r5, id" in text
+    assert "bne r2, r0, .L0_000c" in text  # a local label: no name in the container
+    assert ".equ start" not in text and ".equ sub" not in text and ".equ N, 8" in text
+    again = assemble(text)
+    assert again.symbols == prog.symbols and again.labels == prog.labels
+    back = Program.from_bytes(prog.to_bytes())
+    assert disassemble(back) == text  # the names come through the container
+
+
+def test_a_container_whose_labels_do_not_match_is_refused() -> None:
+    import json
+
+    from pearray.asm.program import ContainerError
+
+    prog = assemble(PROGRAM)
+    for labels in ({"start": 5}, {"nosuch": 0}, {"start": -1}, {"start": "0"}, [1]):
+        blob = bytearray(prog.to_bytes())
+        meta = json.dumps({"isa": prog.isa, "files": prog.files, "labels": labels}).encode()
+        start = blob.index(b"META") + 8
+        old = int.from_bytes(blob[start - 4:start], "little")
+        fixed = meta + b" " * (old - len(meta)) if len(meta) <= old else None
+        if fixed is None:
+            continue
+        blob[start:start + old] = fixed
+        with pytest.raises(ContainerError):
+            Program.from_bytes(bytes(blob))

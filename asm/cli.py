@@ -3,7 +3,9 @@
 `asm` and `disasm` write their output through `pearray.files` (never over an
 input, a device or a folder; through a symlink; whole or not at all), so an
 error never leaves a partial or new output file; diagnostics go to stderr and
-the exit status is 2.
+the exit status is 2.  `-o -` writes to
+stdout.  Listings and disassembly are coloured on a terminal (`--color`,
+NO_COLOR), through the Pygments lexer in lexer.py.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "output file is written.")
     p.add_argument("prog", nargs="?", metavar="PROG.s",
                    help="source file ('-' for stdin; default: the bundled example)")
-    p.add_argument("-o", "--output", metavar="OUT.bin", help="container to write")
+    p.add_argument("-o", "--output", metavar="OUT.bin",
+                   help="container to write ('-' for stdout)")
     p.add_argument("--listing", action="store_true",
                    help="print address, encoding, cycles and source of every statement")
     p.add_argument("--symbols", action="store_true", help="print the symbol table")
     p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
                    help="also search DIR for .include files (repeatable)")
+    _colour_option(p)
     p.set_defaults(func=cmd_asm)
 
     d = sub.add_parser(
@@ -47,10 +51,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Disassemble a program container. The output (with .pe selections, "
                     "data segments and symbols) reassembles to the same words.")
     d.add_argument("file", metavar="FILE.bin", help="program container")
-    d.add_argument("-o", "--output", metavar="OUT.s", help="write here instead of stdout")
+    d.add_argument("-o", "--output", metavar="OUT.s",
+                   help="write here instead of stdout ('-': stdout)")
     d.add_argument("--no-addresses", action="store_true",
                    help="omit the address/encoding comment on each instruction")
+    _colour_option(d)
     d.set_defaults(func=cmd_disasm)
+
+
+def _colour_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--color", "--colour", dest="color", choices=("auto", "always", "never"),
+                   default="auto",
+                   help="colour the listing or disassembly: auto (the default) when stdout "
+                        "is a terminal and NO_COLOR is not set")
+
+
+def _coloured(args: argparse.Namespace) -> bool:
+    from .lexer import wants_colour  # imports Pygments: only when printing
+
+    return wants_colour(args.color, sys.stdout)
 
 
 def _read_source(prog: str | None) -> tuple[str, str]:
@@ -81,25 +100,36 @@ def symbol_table(prog: Program) -> list[str]:
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
-    text, name = _read_source(args.prog)
     out = _output_path(args)
-    if out:
+    if out == "-" and (args.listing or args.symbols):
+        raise UsageError("-o - writes the container to stdout: --listing and --symbols "
+                         "cannot go there too")
+    if out and out != "-":
         check_output(out, input_paths(args.prog))  # before the work, to fail fast
+    text, name = _read_source(args.prog)
     try:
-        prog = assemble(text, name, tuple(args.include_dirs))
+        prog = assemble(text, name, tuple(args.include_dirs), listing=args.listing)
     except AsmError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
     for w in prog.warnings:
         print(w, file=sys.stderr)
-    if out:
+    if out == "-":
+        sys.stdout.buffer.write(prog.to_bytes())
+        sys.stdout.flush()
+    elif out:
         try:
             write_atomic(out, prog.to_bytes(),
                          input_paths(args.prog, *prog.files, *prog.includes))
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror}") from None
     if args.listing:
-        print("\n".join(prog.listing))
+        rows = prog.listing
+        if _coloured(args):
+            from .lexer import colour_listing
+
+            rows = colour_listing(rows)
+        print("\n".join(rows))
     if args.symbols:
         if args.listing:
             print()
@@ -114,11 +144,15 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     except ContainerError as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     text = disassemble_program(prog, addresses=not args.no_addresses)
-    if args.output:
+    if args.output and args.output != "-":
         try:
             write_atomic(args.output, text.encode(), input_paths(args.file))
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
+        if _coloured(args):
+            from .lexer import colour
+
+            text = colour(text)
         sys.stdout.write(text)
     return 0

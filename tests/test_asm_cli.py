@@ -166,3 +166,36 @@ def test_real_process_exit_codes(tmp_path) -> None:
     run = subprocess.run([sys.executable, "-m", "pearray", "asm", "-", "--symbols"], env=env,
                          input=GOOD, capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0 and "table" in run.stdout
+
+
+def test_output_dash_writes_the_container_to_stdout(tmp_path, capsysbinary) -> None:
+    src = _write(tmp_path, "prog.s", GOOD)
+    assert main(["asm", str(src), "-o", "-"]) == 0
+    blob = capsysbinary.readouterr().out
+    assert Program.from_bytes(blob).symbols["table"] == 0x80000000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prog.s"]
+    assert main(["asm", str(src), "-o", "-", "--listing"]) == 2
+
+
+def test_output_dash_through_the_installed_command(tmp_path) -> None:
+    src = _write(tmp_path, "prog.s", GOOD)
+    run = subprocess.run([sys.executable, "-m", "pearray", "asm", str(src), "-o", "-"],
+                         capture_output=True, cwd=tmp_path)
+    assert run.returncode == 0 and run.stdout.startswith(b"PEARRAY\0")
+    (tmp_path / "p.bin").write_bytes(run.stdout)
+    disasm = subprocess.run([sys.executable, "-m", "pearray", "disasm", "p.bin", "-o", "-"],
+                            capture_output=True, cwd=tmp_path)
+    assert disasm.returncode == 0 and b"start:" in disasm.stdout
+
+
+@pytest.mark.parametrize("option, coloured", [([], False), (["--color=never"], False),
+                                              (["--color=always"], True)])
+def test_colour_option(tmp_path, capsys, monkeypatch, option, coloured) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # always still colours: the option wins
+    src = _write(tmp_path, "prog.s", GOOD)
+    assert main(["asm", str(src), "-o", str(tmp_path / "p.bin"), "--listing", *option]) == 0
+    out = capsys.readouterr().out
+    assert ("\x1b[" in out) == coloured and "lui r1" in re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert main(["disasm", str(tmp_path / "p.bin"), *option]) == 0
+    out = capsys.readouterr().out
+    assert ("\x1b[" in out) == coloured and "start:" in re.sub(r"\x1b\[[0-9;]*m", "", out)

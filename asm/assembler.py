@@ -447,7 +447,12 @@ class Assembler:
                     fi = files.get(origin.file)
                     if fi is None:
                         fi = self._file(origin.file)
-                    sec.note(pc >> 2, fi, origin.line)
+                    lines = sec.lines
+                    if pc >> 2 == len(lines):  # the common case: the next word
+                        lines.append(origin.line)
+                        sec.files.append(fi)
+                    else:
+                        sec.note(pc >> 2, fi, origin.line)
                     if sec.first is None:
                         sec.first = line
                     record(Record(sec, pc, 4, line, res.form, False, "", buf, off))

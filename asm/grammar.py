@@ -196,24 +196,25 @@ def _atom(tok: Token) -> int | E.Expr:
     return E.location(tok.start_pos)  # DOT
 
 
-_ATOMS = frozenset({"NUMBER", "CHAR", "NAME", "LOCALREF", "DOT"})
+def _shape_callback(index: int, shape: tuple[str, ...]):
+    """The callback of one operand shape: its values, from the children at the positions
+    of its registers, expressions and strings (the others are its literal characters)."""
+    if shape == (REG,):
+        return lambda c: (index, (int(c[0][1:]),))
+    if shape == (EXPR,):
+        return lambda c: (index, (_atom(c[0]) if type(c[0]) is Token else c[0],))
+    plan = [(k, el) for k, el in enumerate(shape) if el in (REG, EXPR, "S")]
 
-
-def _shape_callback(index: int):
     def build(children):
         values = []
-        for ch in children:
-            if type(ch) is Token:
-                kind = ch.type
-                if kind == "REG":
-                    values.append(int(ch[1:]))
-                elif kind in _ATOMS:
-                    values.append(_atom(ch))
-                elif kind == "STRING":
-                    values.append(_unquote(ch))
-                # other tokens are the template's literal characters
+        for k, el in plan:
+            ch = children[k]
+            if el == REG:
+                values.append(int(ch[1:]))
+            elif el == EXPR:
+                values.append(_atom(ch) if type(ch) is Token else ch)
             else:
-                values.append(ch)
+                values.append(_unquote(ch))
         return (index, tuple(values))
     return build
 
@@ -231,8 +232,8 @@ def parser(t: Templates | None = None) -> Lark:
     """The LALR parser for lines, with the transformer applied as it parses."""
     t = t or templates()
     build = _Build()
-    for i in range(len(t.shapes)):
-        setattr(build, f"op_{i}", _shape_callback(i))
+    for i, shape in enumerate(t.shapes):
+        setattr(build, f"op_{i}", _shape_callback(i, shape))
     return Lark(grammar_text(t), parser="lalr", transformer=build, maybe_placeholders=False)
 
 
@@ -341,11 +342,14 @@ def parse_uncached(key: str) -> Stmt:
     new = tuple.__new__
     operands = []
     start = head.end_pos
-    for i, (shape, values) in enumerate(ops):  # span: between commas, trimmed
-        end = commas[i] if i < len(commas) else len(key)
-        piece = key[start:end]
-        s = start + len(piece) - len(piece.lstrip())
-        e = start + len(piece.rstrip())
+    ends = (*commas, len(key))
+    for (shape, values), end in zip(ops, ends, strict=False):  # span: between commas, trimmed
+        s = start
+        while key[s] in " \t\f\r\v":  # the parser saw an operand here: s stays < end
+            s += 1
+        e = end
+        while key[e - 1] in " \t\f\r\v":
+            e -= 1
         operands.append(new(Operand, (shape, values, s, e if e > s else s + 1)))
         start = end + 1
     return new(Stmt, (labels, str(head), head.start_pos, head.end_pos, tuple(operands), None))

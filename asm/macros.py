@@ -261,8 +261,8 @@ class Preprocessor:
                 continue
             line = lines[i]
             text = line.text
-            if not macros and "." not in text:  # cannot be a directive nor a macro call
-                h = hs = he = None
+            if not macros and ":" not in text and text.lstrip()[:1] != ".":
+                h = hs = he = None  # no labels, no macros: a directive would come first
             else:
                 hit = heads.get(text)
                 h, hs, he = hit if hit is not None else head(text)

@@ -50,7 +50,7 @@ def encode(form: Form, values: tuple) -> int:
     """The word for a form whose slot values are all known and in range."""
     word = form.insn.match
     for (shift, mask, scale), v in zip(form.plan, values, strict=True):
-        word |= ((v // scale) & mask) << shift
+        word |= ((v if scale == 1 else v // scale) & mask) << shift
     return word
 
 
@@ -117,34 +117,39 @@ def _expected(form: Form, i: int) -> str:
 
 
 def _values(form: Form, stmt: Stmt, text: str) -> Matched | Problem:
-    """Fill the form's slots from the operands: registers, enums, constant immediates."""
+    """Fill the form's slots from the operands: registers, enums, constant immediates.
+    The spans of the values are kept only when something is left for pass 2."""
     values: list = []
-    spans: list = []
+    append = values.append
     deferred = False
     for op, group in zip(stmt.operands, form.slots, strict=True):
-        for slot, v in zip(group, op.values, strict=True):
-            span = (op.col, op.end) if len(group) == 1 else _value_span(v, op)
+        for slot, v in zip(group, op[1], strict=True):
             kind = slot.kind
             if kind == "reg":
-                values.append(v)
+                append(v)
             elif kind == "enum":
                 name = v.bare_name() if type(v) is Expr else None
                 names = [n for n, _ in slot.enum]
                 if name not in names:
                     got = f"'{text[op.col:op.end]}'"
                     help_ = did_you_mean(name, names) if name else ()
+                    span = (op.col, op.end) if len(group) == 1 else _value_span(v, op)
                     return Problem(f"expected {slot.describe()}, got {got}", *span, help_)
-                values.append(dict(slot.enum)[name])
+                append(dict(slot.enum)[name])
             elif type(v) is not int or kind == "pcrel":
-                values.append(v)
+                append(v)
                 deferred = True
             elif slot.lo <= v <= slot.hi and (slot.scale == 1 or v % slot.scale == 0):
-                values.append(v)
+                append(v)
             else:
+                span = (op.col, op.end) if len(group) == 1 else _value_span(v, op)
                 return Problem(check_range(slot, v), *span, (forms_help([form]),))
-            spans.append(span)
-    word = None if deferred or form.insn is None else encode(form, values)
-    return Matched(form, tuple(values), tuple(spans), word)
+    if not deferred and form.insn is not None:
+        return Matched(form, tuple(values), (), encode(form, values))
+    spans = tuple((op.col, op.end) if len(group) == 1 else _value_span(v, op)
+                  for op, group in zip(stmt.operands, form.slots, strict=True)
+                  for v in op.values)
+    return Matched(form, tuple(values), spans, None)
 
 
 def _value_span(v, op: Operand) -> tuple[int, int]:
@@ -155,7 +160,7 @@ def _value_span(v, op: Operand) -> tuple[int, int]:
 
 def match(t: Templates, stmt: Stmt, text: str, forms: list[Form]) -> Matched | Problem:
     """Choose the form whose operand shapes fit and fill it in."""
-    shapes = tuple(op.shape for op in stmt.operands)
+    shapes = tuple([op[0] for op in stmt.operands])
     for form in forms:
         if form.shapes == shapes:
             return _values(form, stmt, text)

@@ -8,7 +8,8 @@ side:
 
   - how many lines the assembler really parsed (its parse function counted in
     a separate run) and how many came from its cache;
-  - the whole assembler, cold (caches emptied), in instructions/s;
+  - the whole assembler, cold (caches emptied), in instructions/s (CPU time,
+    best of --repeat: the machine's cores are shared);
   - the bare Lark parse of exactly the lines the assembler parsed (the
     generated grammar, LALR, building trees, no caching), per line as the
     assembler calls it, and as one call over the whole text with the same
@@ -176,8 +177,9 @@ def _peak(text: str) -> int:
 
 
 def _best(fn, repeat: int, setup=None) -> float:
-    """Best wall time of `repeat` runs, with the garbage collector off as the assembler
-    runs (so the parse-only figures are not charged for collections either)."""
+    """Best CPU time of `repeat` runs (this process's: on cores shared with other work,
+    wall time mostly measures the neighbours), with the garbage collector off as the
+    assembler runs (so the parse-only figures are not charged for collections either)."""
     best = float("inf")
     for _ in range(repeat):
         if setup is not None:
@@ -185,9 +187,9 @@ def _best(fn, repeat: int, setup=None) -> float:
         gc.collect()
         gc.disable()
         try:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, time.process_time() - t0)
         finally:
             gc.enable()
     return best

@@ -190,7 +190,7 @@ def infer_shape(node: Node, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
         ho, wo = conv_out(h, kh, sh, pt, pb), conv_out(w, kw, sw, pl, pr)
         if ho < 1 or wo < 1:
             raise GraphError(f"{where}: kernel {kh}x{kw} larger than the padded input")
-        if op == "gemm":
+        if op == "gemm" or len(shapes[0]) == 2:
             if (ho, wo) != (1, 1):
                 raise GraphError(f"{where}: a fully connected layer covers its whole input")
             return (n, k)

@@ -194,7 +194,7 @@ class _Importer:
             except Exception as exc:
                 raise UnsupportedOperator(op, name, index, f"cannot fold it: {exc}") from None
             for o, v in zip(node.output, outs, strict=False):
-                self.consts[o] = v
+                self.consts[o] = np.asarray(v)
             return
         if op == "Shape":  # of a tensor: its shape is static
             self.consts[node.output[0]] = np.array(vals[0].shape, np.int64)
@@ -211,6 +211,8 @@ class _Importer:
             name = f"{name}_"
         self.names.add(name)
         out = output or ctx.node.output[0]
+        if op in (*MAC_OPS, "add"):
+            attrs = {"relu": False, "clip": None, **attrs}
         n = Node(name, op, inputs, out, attrs, params or {}, ctx.node.op_type)
         try:
             shape = infer_shape(n, [self.tensors[t].shape for t in inputs])
@@ -658,7 +660,7 @@ def _fuse_into_producer(g: Graph, n: Node) -> bool:
     if p is None or not _sole_consumer(g, p.output):
         return False
     if n.op == "affine" and p.op in MAC_OPS and not p.attrs.get("relu") and \
-            "clip" not in p.attrs:
+            p.attrs.get("clip") is None:
         s = n.params["w"].reshape(-1).astype(np.float64)
         p.params["w"] = (p.params["w"] * s[:, None, None, None]).astype(np.float32)
         p.params["b"] = (p.params["b"] * s + n.params["b"]).astype(np.float32)
@@ -706,7 +708,7 @@ def _absorb_flatten(g: Graph, n: Node) -> bool:
 
 def _drop_noop(g: Graph, n: Node) -> bool:
     if not (n.op == "add" and len(n.inputs) == 1 and not n.attrs.get("relu")
-            and "clip" not in n.attrs) or n.output in g.outputs:
+            and n.attrs.get("clip") is None) or n.output in g.outputs:
         return False
     src = n.inputs[0]
     for m in g.nodes:

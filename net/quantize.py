@@ -205,7 +205,7 @@ def _assign_widths(g: Graph, widths: list[int]) -> dict[str, int]:
         default[n.output] = cur
     int32 = _int32_outputs(g)
     bits: dict[str, int] = {}
-    order = [n.output for n in reversed(g.nodes)] + [g.input]
+    order = [n.output for n in reversed(g.array_nodes())] + [g.input]
     for t in order:
         if t in int32:
             bits[t] = 32

@@ -76,6 +76,7 @@ class QGraph:
     notes: list[str] = field(default_factory=list)
     amax: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
+    calibrator: quant.Calibrator | None = field(default=None, repr=False)
 
     @property
     def input(self) -> QTensor:
@@ -159,7 +160,7 @@ def quantize(g: Graph, calib: np.ndarray | Iterable[np.ndarray], bits: int | Seq
                       if amax[t] > 0 else 0.0) for t in fl}
     rng = np.random.default_rng(seed)
     q = _Formats(g, tbits, fl, amax, rounding, rng).solve()
-    q.amax, q.thresholds = amax, thresholds
+    q.amax, q.thresholds, q.calibrator = amax, thresholds, cal
     return q
 
 

@@ -107,6 +107,8 @@ class Runtime:
             g.tensors[g.input].shape)[1:]))
         layers = []
         for k, step in enumerate(self.c.steps):
+            if not step.launches:  # a concat or a flatten: nothing to run
+                continue
             for launch in step.launches:
                 launch.seed = seed * 7919 + k
             results = run_launches(m, step.launches, step.desc_addrs)

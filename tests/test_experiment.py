@@ -1,5 +1,6 @@
 """The end-to-end experiment on a few images: every figure present and consistent,
-the emulated network equal to its numpy integer twin, and the CLI's bad options."""
+the emulated network equal to its numpy integer twin, the host's traffic exactly the
+parameters, the inputs and the logits, and the CLI's bad options."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from pearray import kernels, qnet, quant
 from pearray.cli import main
 from pearray.experiment import run
-from pearray.models import data, lenet
+from pearray.models import data, export_onnx
+from pearray.net import compile, onnx_import, quantize, reference, runtime
 
 IMAGES = 12
 
@@ -64,12 +65,11 @@ def test_emulated_network_equals_integer_reference(report: dict) -> None:
             assert c["matches_integer_reference"] is True, c["bits"]
 
 
-def integer_lenet_by_hand(net, xq: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def integer_lenet_by_hand(q, xq: np.ndarray) -> np.ndarray:  # noqa: ANN001
     """The quantized LeNet written here from the maths (windows x weights summed in
-    int64, round half up by 2^shift, ReLU, saturation, 2x2 max), not from qnet: the
-    layers' integer weights, biases and shifts are the only thing taken from `net`."""
-    lo, hi = -(1 << (net.bits - 1)), (1 << (net.bits - 1)) - 1
-    layers = {q.name: q for q in net.layers}
+    int64, round half up by 2^shift, ReLU, saturation, 2x2 max), not from net/'s
+    reference: the layers' integer weights, biases, shifts, pads and widths are the only
+    thing taken from the QGraph `q`."""
     a = xq.astype(np.int64)
     for name in ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2"):
         if name.startswith("pool"):
@@ -77,54 +77,59 @@ def integer_lenet_by_hand(net, xq: np.ndarray) -> np.ndarray:  # noqa: ANN001
             a = a[:, :, :h // 2 * 2, :w // 2 * 2].reshape(n, c, h // 2, 2, w // 2, 2)
             a = a.max(axis=(3, 5))
             continue
-        q = layers[name]
+        qn = q.node(name)
+        bits = qn.bits_out
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         if name.startswith("conv"):
-            xp = np.pad(a, ((0, 0), (0, 0), (q.pad, q.pad), (q.pad, q.pad)))
-            win = np.lib.stride_tricks.sliding_window_view(xp, q.w.shape[2:], axis=(2, 3))
-            win = win[:, :, ::q.stride, ::q.stride]  # (N, C, Ho, Wo, kh, kw)
-            acc = np.tensordot(win, q.w.astype(np.int64), axes=([1, 4, 5], [1, 2, 3]))
-            acc = acc.transpose(0, 3, 1, 2) + q.b.astype(np.int64)[None, :, None, None]
-        else:
-            acc = a.reshape(len(a), -1) @ q.w.astype(np.int64).T + q.b.astype(np.int64)
-        assert np.abs(acc).max() <= 2**31 - 1  # else conv2d would have refused the layer
-        if q.shift is None:
+            p = qn.node.attrs["pads"][0]
+            s = qn.node.attrs["stride"][0]
+            xp = np.pad(a, ((0, 0), (0, 0), (p, p), (p, p)))
+            win = np.lib.stride_tricks.sliding_window_view(xp, qn.w.shape[2:], axis=(2, 3))
+            win = win[:, :, ::s, ::s]  # (N, C, Ho, Wo, kh, kw)
+            acc = np.tensordot(win, qn.w.astype(np.int64), axes=([1, 4, 5], [1, 2, 3]))
+            acc = acc.transpose(0, 3, 1, 2) + qn.b.astype(np.int64)[None, :, None, None]
+        else:  # the flatten is (C, H, W) order: the gemm's weights are (K, C, H, W)
+            w = qn.w.astype(np.int64).reshape(len(qn.w), -1)
+            acc = a.reshape(len(a), -1) @ w.T + qn.b.astype(np.int64)
+        assert np.abs(acc).max() <= 2**31 - 1  # the formats keep it inside int32
+        if qn.shift is None:
             return acc
-        v = np.floor_divide(acc + (1 << q.shift >> 1), 1 << q.shift)
-        a = np.clip(np.maximum(v, 0) if q.relu else v, lo, hi)
+        v = np.floor_divide(acc + (1 << qn.shift >> 1), 1 << qn.shift)
+        a = np.clip(np.maximum(v, 0) if qn.node.attrs["relu"] else v, lo, hi)
     raise AssertionError("fc2 gives the logits")
 
 
-def test_eight_bit_results_equal_direct_kernel_calls(report: dict) -> None:
-    """Rebuild the 8-bit network, run its layers by calling the kernels directly, and
-    compare predictions and cycles with the report's."""
+def test_eight_bit_results_equal_the_net_api(report: dict) -> None:
+    """Rebuild the 8-bit network with net/ directly, run it, and compare predictions and
+    cycles with the report's; the logits equal the integer reference and the LeNet
+    written by hand above."""
     split = data.load_split()
-    params = lenet.load_weights()
-    xc, _ = split["calib"]
     xt, _ = split["test"]
-    cal = quant.calibrate(lambda b: qnet.calibration_tensors(b, params),
-                          [xc[i:i + 50] for i in range(0, len(xc), 50)], params,
-                          bits=(32, 16, 8))
-    net = qnet.build(params, cal, 8, "nearest", seed=0)
-    a = net.quantize_input(xt[:IMAGES])
-    layers = {q.name: q for q in net.layers}
-    cycles = 0
-    for name in ("conv1", "pool1", "conv2", "pool2", "fc1", "fc2"):
-        if name.startswith("pool"):
-            res = kernels.maxpool2d(a, bits=8)
-        elif name.startswith("conv"):
-            q = layers[name]
-            res = kernels.conv2d(a, q.w, q.b, stride=q.stride, pad=q.pad, bits=8,
-                                 out_shift=q.shift, relu=q.relu)
-        else:
-            q = layers[name]
-            res = kernels.linear(a.reshape(len(a), -1), q.w, q.b, bits=8, out_shift=q.shift,
-                                 relu=q.relu)
-        a, cycles = res.y, cycles + res.cycles
+    g = onnx_import.load(export_onnx.default_onnx_path(), input_shape=(IMAGES, 1, 8, 8))
+    q = quantize.quantize(g, split["calib"][0], 8, rounding="nearest", seed=0)
+    c = compile.compile_network(q, 4, 4)
+    xq = c.q.quantize_input(xt[:IMAGES])
+    rep = runtime.Runtime(c).run(xq, seed=1)
+    logits = rep.outputs["logits"]
     c8 = next(c for c in report["configs"] if (c["bits"], c["rounding"]) == (8, "nearest"))
-    assert np.array_equal(np.argmax(a, axis=1), np.array(c8["predictions"]))
-    assert cycles == c8["cycles"]
-    assert np.array_equal(a, integer_lenet_by_hand(net, net.quantize_input(xt[:IMAGES])))
-    assert np.array_equal(a, qnet.forward_reference(net, net.quantize_input(xt[:IMAGES])))
+    assert np.array_equal(np.argmax(logits, axis=1), np.array(c8["predictions"]))
+    assert rep.cycles == c8["cycles"]
+    assert [s.name for s in rep.layers] == ["conv1", "pool1", "conv2", "pool2", "fc1", "fc2"]
+    assert np.array_equal(logits, reference.run_int(c.q, xq)["logits"])
+    assert np.array_equal(logits, integer_lenet_by_hand(c.q, xq))
+
+
+def test_host_traffic_is_parameters_inputs_and_logits(report: dict) -> None:
+    """Nothing moves between the host and the array but the parameter image (once), each
+    batch's input and the logits: IMAGES images of 8x8 pixels, one channel, at the
+    input's width, and 10 int32 logits each."""
+    for c in report["configs"]:
+        h = c["host"]
+        assert h["input_bytes"] == IMAGES * 64 * c["bits"] // 8
+        assert h["output_bytes"] == IMAGES * 10 * 4
+        assert h["words_written"] == -(-(h["parameter_bytes"] + h["input_bytes"]) // 4)
+        assert h["words_read"] == h["output_bytes"] // 4
+        assert h["between_layers_words"] == 0
 
 
 def test_cli_json_and_outputs(tmp_path, capsys) -> None:  # noqa: ANN001

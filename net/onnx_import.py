@@ -241,7 +241,8 @@ class _Importer:
         pads = ctx.pads(x.shape, (kh, kw), stride)
         g = int(ctx.attrs.get("group", 1))
         self._add(ctx, "conv", [x.name], {"stride": stride, "pads": pads, "groups": g},
-                  {"w": w.astype(np.float32), "b": b.astype(np.float32).reshape(-1)})
+                  {"w": w.astype(np.float32, copy=False),
+                   "b": b.astype(np.float32).reshape(-1)})
 
     def _op_Gemm(self, ctx: _Ctx) -> None:
         x = ctx.tensor(0)
@@ -261,7 +262,8 @@ class _Importer:
                 bias = np.broadcast_to(c, (1, k)).reshape(k).astype(np.float32) * beta
             except ValueError:
                 ctx.refuse(f"C of shape {c.shape} is not one value per output")
-        self._gemm(ctx, x, (w * alpha).astype(np.float32), bias)
+        w = w.astype(np.float32, copy=False)
+        self._gemm(ctx, x, w * np.float32(alpha) if alpha != 1.0 else w, bias)
 
     def _op_MatMul(self, ctx: _Ctx) -> None:
         x = ctx.tensor(0)
@@ -275,7 +277,7 @@ class _Importer:
             ctx.refuse(f"weights {w.shape} do not fit the input {x.shape}")
         self._add(ctx, "gemm", [x.name],
                   {"stride": (1, 1), "pads": (0, 0, 0, 0), "groups": 1},
-                  {"w": np.ascontiguousarray(w[:, :, None, None]), "b": bias})
+                  {"w": w[:, :, None, None], "b": bias})
 
     def _op_BatchNormalization(self, ctx: _Ctx) -> None:
         x = ctx.tensor(0)
@@ -581,8 +583,10 @@ def _fold(op: str, a: dict[str, Any], vals: list[np.ndarray | None], opset: int
         raise ValueError(f"no supported value attribute in {sorted(a)}")
     if op == "ConstantOfShape":
         value = np.asarray(a.get("value", np.zeros(1, np.float32)))
-        return [np.full(tuple(int(d) for d in x.reshape(-1)), value.reshape(-1)[0],
-                        dtype=value.dtype)]
+        # a read-only view: the light models' weights (VGG-19: 144 M values) cost nothing
+        # until they are quantized
+        return [np.broadcast_to(value.reshape(-1)[:1].reshape(()),
+                                tuple(int(d) for d in x.reshape(-1)))]
     if op == "Shape":
         return [np.array(x.shape, np.int64)]
     if op in ("Unsqueeze", "Squeeze"):
@@ -697,7 +701,7 @@ def _absorb_flatten(g: Graph, n: Node) -> bool:
         return False
     _, c, h, w = g.tensors[f.inputs[0]].nchw
     wt = n.params["w"]
-    n.params["w"] = np.ascontiguousarray(wt.reshape(wt.shape[0], c, h, w))
+    n.params["w"] = wt.reshape(wt.shape[0], c, h, w)
     n.inputs = [f.inputs[0]]
     n.source = f"{f.source}+{n.source}"
     if not g.consumers(f.output) and f.output not in g.outputs:

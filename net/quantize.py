@@ -75,7 +75,6 @@ class QGraph:
     rounding: str
     notes: list[str] = field(default_factory=list)
     amax: dict[str, float] = field(default_factory=dict)
-    thresholds: dict[str, float] = field(default_factory=dict)
     calibrator: quant.Calibrator | None = field(default=None, repr=False)
 
     @property
@@ -156,11 +155,9 @@ def quantize(g: Graph, calib: np.ndarray | Iterable[np.ndarray], bits: int | Seq
     amax = {t: cal.histogram(t).amax for t in cal.names}
     fl = {t: quant.point_position(cal.histogram(t), tbits[t], method) for t in tbits
           if t not in _int32_outputs(g)}
-    thresholds = {t: (quant.threshold(cal.histogram(t), tbits[t], method)
-                      if amax[t] > 0 else 0.0) for t in fl}
     rng = np.random.default_rng(seed)
     q = _Formats(g, tbits, fl, amax, rounding, rng).solve()
-    q.amax, q.thresholds, q.calibrator = amax, thresholds, cal
+    q.amax, q.calibrator = amax, cal
     return q
 
 
@@ -260,8 +257,7 @@ class _Formats:
         self.notes: list[str] = []
         for n in g.array_nodes():
             if n.is_mac:
-                self.fl_w[n.name] = quant.point_position(
-                    n.params["w"], bits[n.inputs[0]], "kl") if np.any(n.params["w"]) else 0
+                self.fl_w[n.name] = weight_fl(n.params["w"], bits[n.inputs[0]])
 
     def _find(self, t: str) -> str:
         while self.parent[t] != t:
@@ -362,8 +358,7 @@ class _Formats:
         q.hi = hi_b if clip is None else min(hi_b, math.floor(clip * 2.0**t_out.fl))
         if n.is_mac:
             q.fl_w = self.fl_w[n.name]
-            q.w = quant.quantize(n.params["w"], t_in.bits, q.fl_w, rounding=self.rounding,
-                                 rng=self.rng)
+            q.w = quantize_weights(n.params["w"], t_in.bits, q.fl_w, self.rounding, self.rng)
             acc = t_in.fl + q.fl_w
             q.b = quant.quantize(n.params["b"], 32, acc, rounding="nearest").astype(np.int32)
             q.shift = None if n.output in self.int32 else acc - t_out.fl
@@ -392,21 +387,71 @@ def avg_multiplier(count: int, bound: float) -> tuple[int, int]:
     return 1, 0  # count 1, or a bound that leaves no room (then the sum alone)
 
 
+CHUNK = 1 << 22  # values per block when a big weight tensor is scanned
+EXACT_WEIGHTS = 1 << 18  # weight tensors up to this size are scored exactly
+
+
+def _row_blocks(w: np.ndarray) -> list[np.ndarray]:
+    """A weight tensor as (rows, values) blocks of at most about CHUNK values."""
+    flat = w.reshape(w.shape[0], -1)
+    step = max(1, CHUNK // max(1, flat.shape[1]))
+    return [flat[i:i + step] for i in range(0, len(flat), step)]
+
+
+def weight_fl(w: np.ndarray, bits: int, method: str = "kl") -> int:
+    """A weight tensor's point position: exact up to EXACT_WEIGHTS values (LeNet's, most
+    convs); above, from the streamed histogram (``quant``'s closed-form error of a
+    histogram, as for activations), block by block: the exact error costs seconds there."""
+    if not np.any(w):
+        return 0
+    if w.size <= EXACT_WEIGHTS:
+        return quant.point_position(w, bits, method)
+    h = quant.AbsHistogram(2048)
+    for block in _row_blocks(w):
+        h.add(block)
+    return quant.point_position(h, bits, method)
+
+
+def quantize_weights(w: np.ndarray, bits: int, fl: int, rounding: str,
+                     rng: np.random.Generator) -> np.ndarray:
+    """quant.quantize block by block (the same values and random stream as in one go)."""
+    out = np.empty(w.shape, quant.dtype_for(bits)).reshape(w.shape[0], -1)
+    r = 0
+    for block in _row_blocks(w):
+        out[r:r + len(block)] = quant.quantize(block, bits, fl, rounding=rounding, rng=rng)
+        r += len(block)
+    return out.reshape(w.shape)
+
+
 def fit_accumulator(w: np.ndarray, b: np.ndarray, bits: int, fl_in: int, fl_w: int,
                     amax_in: float) -> tuple[int, int]:
     """Lower the larger of fl_w and fl_in (fl_w on a tie) until the worst-case
-    accumulator over the calibration range fits in int32."""
+    accumulator over the calibration range fits in int32:
+
+        max_k  sum_c min(|w_kc| 2^fl_w + 1, hi) * xmax + |b_k| 2^(fl_in + fl_w) + 1,
+        xmax = min(hi, ceil(amax_in 2^fl_in))
+
+    Bounds from the row sums S_k = sum_c |w_kc| decide most steps without the exact sum:
+    it lies between min(S_k 2^fl_w + n, hi) and S_k 2^fl_w + n."""
     hi = (1 << (bits - 1)) - 1
-    k = w.shape[0]
-    wabs = np.abs(w.astype(np.float64)).reshape(k, -1)
+    blocks = _row_blocks(w)
+    s_k = np.concatenate([np.abs(blk.astype(np.float64)).sum(axis=1) for blk in blocks])
+    n = w.size // w.shape[0]
     babs = np.abs(b.astype(np.float64))
 
-    def worst(fi: int, fw: int) -> float:
-        xmax = min(hi, math.ceil(amax_in * 2.0**fi))
-        per_k = np.minimum(wabs * 2.0**fw + 1, hi).sum(axis=1) * xmax
-        return float(np.max(per_k + babs * 2.0 ** (fi + fw) + 1))
+    def exact(fw: int) -> np.ndarray:
+        return np.concatenate([np.minimum(np.abs(blk.astype(np.float64)) * 2.0**fw + 1, hi)
+                               .sum(axis=1) for blk in blocks])
 
-    while worst(fl_in, fl_w) > INT32_MAX:
+    while True:
+        xmax = min(hi, math.ceil(amax_in * 2.0**fl_in))
+        bias = babs * 2.0 ** (fl_in + fl_w) + 1
+        upper = s_k * 2.0**fl_w + n
+        if np.max(upper * xmax + bias) <= INT32_MAX:
+            break
+        if np.max(np.minimum(upper, hi) * xmax + bias) <= INT32_MAX and \
+                np.max(exact(fl_w) * xmax + bias) <= INT32_MAX:
+            break
         if fl_w >= fl_in:
             fl_w -= 1
         else:

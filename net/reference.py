@@ -188,7 +188,10 @@ def int_conv(x: np.ndarray, w: np.ndarray, stride: tuple[int, int],
              pads: tuple[int, int, int, int], groups: int) -> np.ndarray:
     """Exact integer grouped correlation (int64 result, exact modulo 2**32 at least)."""
     xmax = int(np.abs(x).max()) if x.size else 0
-    wsum = int(np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1).max())
+    flat = w.reshape(w.shape[0], -1)
+    step = max(1, (1 << 22) // max(1, flat.shape[1]))
+    wsum = max(int(np.abs(flat[i:i + step].astype(np.int64)).sum(axis=1).max())
+               for i in range(0, len(flat), step))
     if xmax * wsum < 2**53:  # every partial sum is an exact float64: BLAS
         y = _conv(x.astype(np.float64), w.astype(np.float64), stride, pads, groups)
         return np.rint(y).astype(np.int64)

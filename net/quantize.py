@@ -37,6 +37,7 @@ from .reference import _counts, run_float
 
 WIDTHS = (4, 8, 16, 32)
 INT32_MAX = 2**31 - 1
+AVG_PRECISION = 13  # bits of room a 32-bit average pool keeps for its multiplier
 
 
 @dataclass
@@ -326,12 +327,11 @@ class _Formats:
                 changed |= self.lower(finest, self.fl(finest) - 1,
                                       f"{n.name}'s aligned int32 sum")
             changed |= self.lower(n.output, c, f"at most {n.name}'s finest input")
-        elif n.op == "avgpool":
+        elif n.op == "avgpool" and self.bits[n.inputs[0]] == 32:
+            # 8/16-bit sums times the multiplier fit int32 over the whole format; a 32-bit
+            # tensor must leave AVG_PRECISION bits of room over the calibration range
             t = n.inputs[0]
-            while True:
-                bound = self.xmax(t) * max(n.attrs["kernel"][0] * n.attrs["kernel"][1], 1)
-                if bound <= INT32_MAX or self.fl(t) < -64:
-                    break
+            while self.xmax(t) > 2 ** (31 - AVG_PRECISION) and self.fl(t) > -64:
                 changed |= self.lower(t, self.fl(t) - 1, f"{n.name}'s int32 window sum")
         return changed
 
@@ -369,7 +369,8 @@ class _Formats:
             q.align = [c - tensors[t].fl for t in n.inputs]
             q.shift = c - t_out.fl
         elif n.op == "avgpool":
-            bound = self.xmax(n.inputs[0], t_in.fl)
+            hi = (1 << (t_in.bits - 1)) - 1
+            bound = self.xmax(n.inputs[0], t_in.fl) if t_in.bits == 32 else hi
             n_, c_, h, w = as_nchw(self.g.tensors[n.inputs[0]].shape)
             for cnt in np.unique(_counts((n_, c_, h, w), n.attrs)):
                 q.avg[int(cnt)] = avg_multiplier(int(cnt), bound * int(cnt))
@@ -377,7 +378,9 @@ class _Formats:
 
 
 def avg_multiplier(count: int, bound: float) -> tuple[int, int]:
-    """(m, s) with m / 2**s ~ 1 / count and bound * m within int32: the most precise."""
+    """(m, s) with m / 2**s ~ 1 / count and bound * m within int32 (``bound``: the largest
+    |window sum|, ``count`` times the largest |value|: the format's at 8 and 16 bits, so no
+    input can overflow; the calibration range's at 32): the largest such s."""
     s = 31
     while s > 0:
         m = max(1, round(2.0**s / count))

@@ -37,6 +37,7 @@ from .reference import _counts, run_float
 
 WIDTHS = (4, 8, 16, 32)
 INT32_MAX = 2**31 - 1
+MAX_SHIFT = 31  # the kernels' right shifts
 AVG_PRECISION = 13  # bits of room a 32-bit average pool keeps for its multiplier
 
 
@@ -154,8 +155,10 @@ def quantize(g: Graph, calib: np.ndarray | Iterable[np.ndarray], bits: int | Seq
     if not cal.names:
         raise ValueError("calibration: no inputs")
     amax = {t: cal.histogram(t).amax for t in cal.names}
-    fl = {t: quant.point_position(cal.histogram(t), tbits[t], method) for t in tbits
-          if t not in _int32_outputs(g)}
+    # an all-zero tensor (a ReLU that never fired on the calibration data) takes the
+    # format of the range [-1, 1): any fl holds it, and this one keeps shifts small
+    fl = {t: quant.point_position(cal.histogram(t), tbits[t], method) if amax[t] > 0
+          else tbits[t] - 1 for t in tbits if t not in _int32_outputs(g)}
     rng = np.random.default_rng(seed)
     q = _Formats(g, tbits, fl, amax, rounding, rng).solve()
     q.amax, q.calibrator = amax, cal
@@ -317,6 +320,12 @@ class _Formats:
             if n.output not in self.int32:
                 changed |= self.lower(n.output, self.acc_fl(n), f"at most {n.name}'s "
                                       "accumulator fl")
+                excess = self.acc_fl(n) - self.fl(n.output) - MAX_SHIFT
+                if excess > 0:  # the kernels shift by 0..31: a coarser accumulator loses nothing
+                    self.fl_w[n.name] -= excess
+                    self.notes.append(f"{n.name}: fl_w lowered by {excess} (shift <= "
+                                      f"{MAX_SHIFT})")
+                    changed = True
         elif n.op == "add":
             while True:
                 c = max(self.fl(t) for t in n.inputs)
@@ -327,6 +336,9 @@ class _Formats:
                 changed |= self.lower(finest, self.fl(finest) - 1,
                                       f"{n.name}'s aligned int32 sum")
             changed |= self.lower(n.output, c, f"at most {n.name}'s finest input")
+            for t in n.inputs:  # shift <= MAX_SHIFT: coarser inputs lose nothing then
+                changed |= self.lower(t, self.fl(n.output) + MAX_SHIFT,
+                                      f"{n.name}'s shift <= {MAX_SHIFT}")
         elif n.op == "avgpool" and self.bits[n.inputs[0]] == 32:
             # 8/16-bit sums times the multiplier fit int32 over the whole format; a 32-bit
             # tensor must leave AVG_PRECISION bits of room over the calibration range

@@ -99,13 +99,16 @@ def compile_network(q: QGraph, rows: int = 4, cols: int = 4, **machine: int) -> 
     scratch_addr = plan.scratch.addr if plan.scratch else 0
     for k, (step, kp, _) in enumerate(blobs):
         if k in waddr:
-            launch = kp.launch(waddr[k], scratch_addr, name=step.node)
+            launches = [kp.launch(waddr[k], scratch_addr, name=step.node)]
+        elif hasattr(kp, "launches"):
+            launches = kp.launches(name=step.node)
         else:
-            launch = kp.launch(name=step.node)
-        reg = plan.alloc(4 * len(launch.descriptor), f"{step.node} descriptor")
-        parts.append((reg.addr, launch.descriptor.astype("<u4").view(np.uint8)))
-        step.launches.append(launch)
-        step.desc_addrs.append(reg.addr)
+            launches = [kp.launch(name=step.node)]
+        for launch in launches:
+            reg = plan.alloc(4 * len(launch.descriptor), f"{step.node} descriptor")
+            parts.append((reg.addr, launch.descriptor.astype("<u4").view(np.uint8)))
+            step.launches.append(launch)
+            step.desc_addrs.append(reg.addr)
     base = params["gm_base"] + start
     plan.params = Region(base, plan.top - start, "parameter image")
     image = np.zeros(plan.params.nbytes, np.uint8)
@@ -138,14 +141,37 @@ def _kernel_plans(qn: QNode, q: QGraph, plan: Plan, rows: int, cols: int,
         kp = plan_conv(layer, x, y, rows, cols, **machine)
         return [(kp, kp.weights(qn.w, qn.b))]
     if n.op in ("maxpool", "avgpool"):
-        from pearray.kernels import pool
+        from pearray.kernels.pool import PoolLayer, plan_pool
 
-        return [(pool.plan_for(qn, x, y, rows, cols, q.rounding, **machine), None)]
+        kh, kw = n.attrs["kernel"]
+        mult: int | list[int] = 1
+        shift = 0
+        if n.op == "avgpool":
+            shifts = {s for _, s in qn.avg.values()}
+            if len(shifts) != 1:
+                raise CompileError(f"{n.name}: pool.s takes one shift, got {sorted(shifts)}")
+            shift = shifts.pop()
+            if len(qn.avg) == 1:
+                mult = next(iter(qn.avg.values()))[0]
+            else:  # by count of valid positions, 1..kh*kw (counts that never occur: 0)
+                mult = [qn.avg[c][0] if c in qn.avg else 0 for c in range(1, kh * kw + 1)]
+        layer = PoolLayer("max" if n.op == "maxpool" else "avg", kh, kw, stride=n.attrs["stride"],
+                          pad=n.attrs["pads"], bits=qn.bits_in, out_bits=qn.bits_out,
+                          mult=mult, shift=shift)
+        return [(plan_pool(layer, x, y, rows, cols, **machine), None)]
     if n.op == "add":
-        from pearray.kernels import eltwise
+        from pearray.kernels.eltwise import EltwiseLayer, plan_eltwise
 
-        xs = [plan.places[t] for t in n.inputs]
-        return [(eltwise.plan_for(qn, xs, y, rows, cols, q.rounding, **machine), None)]
+        top = (1 << (qn.bits_out - 1)) - 1
+        clip = int(qn.hi) if qn.hi < top else None
+        if len(n.inputs) > 2:
+            raise CompileError(f"{n.name}: the eltwise kernel adds two tensors, not "
+                               f"{len(n.inputs)}")
+        one = len(n.inputs) == 1
+        layer = EltwiseLayer(qn.bits_in, qn.bits_out, qn.align[0], 0 if one else qn.align[1],
+                             qn.shift, bool(n.attrs.get("relu")), clip, q.rounding, one=one)
+        b = None if one else plan.places[n.inputs[1]]
+        return [(plan_eltwise(layer, x, b, y, rows, cols, **machine), None)]
     raise CompileError(f"{n.name}: no kernel for {n.op}")
 
 

@@ -340,11 +340,17 @@ class _Importer:
         self._binary(ctx, "Div")
 
     def _op_Sum(self, ctx: _Ctx) -> None:
+        """Sum of k tensors: a chain of k-1 two-input adds (the eltwise kernel adds two)."""
         xs = [ctx.tensor(i) for i in range(len(ctx.vals))]
         if len(xs) == 1:
             self._alias(ctx, xs[0].name)
             return
-        self._add(ctx, "add", [x.name for x in xs], {})
+        cur = xs[0].name
+        for i, x in enumerate(xs[1:], 1):
+            last = i == len(xs) - 1
+            out = ctx.node.output[0] if last else f"{ctx.node.output[0]}#{i}"
+            self._add(ctx, "add", [cur, x.name], {}, output=out)
+            cur = out
 
     def _op_Relu(self, ctx: _Ctx) -> None:
         self._add(ctx, "add", [ctx.tensor(0).name], {"relu": True})

@@ -336,6 +336,10 @@ class _Formats:
                 changed |= self.lower(finest, self.fl(finest) - 1,
                                       f"{n.name}'s aligned int32 sum")
             changed |= self.lower(n.output, c, f"at most {n.name}'s finest input")
+            while max(self.fl(t) for t in n.inputs) - min(self.fl(t) for t in n.inputs) \
+                    > MAX_SHIFT:  # alignment shifts are 0..31 too
+                finest = max(n.inputs, key=self.fl)
+                changed |= self.lower(finest, self.fl(finest) - 1, f"{n.name}'s alignment")
             for t in n.inputs:  # shift <= MAX_SHIFT: coarser inputs lose nothing then
                 changed |= self.lower(t, self.fl(n.output) + MAX_SHIFT,
                                       f"{n.name}'s shift <= {MAX_SHIFT}")
@@ -384,9 +388,18 @@ class _Formats:
             hi = (1 << (t_in.bits - 1)) - 1
             bound = self.xmax(n.inputs[0], t_in.fl) if t_in.bits == 32 else hi
             n_, c_, h, w = as_nchw(self.g.tensors[n.inputs[0]].shape)
-            for cnt in np.unique(_counts((n_, c_, h, w), n.attrs)):
-                q.avg[int(cnt)] = avg_multiplier(int(cnt), bound * int(cnt))
+            counts = [int(c) for c in np.unique(_counts((n_, c_, h, w), n.attrs))]
+            q.avg = avg_multipliers(counts, bound)
         return q
+
+
+def avg_multipliers(counts: list[int], top: float) -> dict[int, tuple[int, int]]:
+    """{count: (m, s)}: one shift s for every count (pool.s takes one), m = round(2^s /
+    count), and count * top * m within int32 for each (``top``: the largest |value|)."""
+    s = min(avg_multiplier(c, c * top)[1] for c in counts)
+    while s > 0 and any(c * top * max(1, round(2.0**s / c)) > INT32_MAX for c in counts):
+        s -= 1
+    return {c: (max(1, round(2.0**s / c)), s) for c in counts}
 
 
 def avg_multiplier(count: int, bound: float) -> tuple[int, int]:

@@ -13,7 +13,8 @@ the digits test split.
                                  [--bits 8] [--size 224]
 
 Needs onnxruntime (the `test` extra). Figures are measured in this run; host time is the
-wall time of import + quantize + compile + run (the emulator runs on one core).
+wall and the CPU time of import + quantize + compile + run (the emulator runs on one core;
+on a shared machine the wall time includes waiting for it).
 """
 
 from __future__ import annotations
@@ -107,10 +108,10 @@ def run_one(path: Path, x: np.ndarray, calib: np.ndarray | None, bits: int, rows
             cols: int, input_shape: tuple[int, ...] | None = None) -> dict:
     from pearray.net import model, reference
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run = model.run(path, x, calib=calib, bits=bits, rows=rows, cols=cols,
                     input_shape=input_shape)
-    host_s = time.perf_counter() - t0
+    host_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     q = run.q
     g = q.graph
     pre = g.array_outputs()[0]
@@ -127,7 +128,7 @@ def run_one(path: Path, x: np.ndarray, calib: np.ndarray | None, bits: int, rows
     macs = sum(s.macs for s in run.layers)
     peak = sum(s.peak for s in run.layers)
     return {
-        "host_s": host_s, "phases": run.seconds, "cycles": run.cycles,
+        "host_s": host_s, "cpu_s": cpu_s, "phases": run.seconds, "cycles": run.cycles,
         "launches": run.compiled.launches, "gm_mib": run.compiled.plan.gm_size / 2**20,
         "param_mib": run.parameter_bytes / 2**20, "macs": macs,
         "util": macs / peak if peak else 0.0, "exact": exact,
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"light models of onnx {onnx.__version__} on a {args.rows}x{args.cols} array at "
           f"{args.bits} bits, {weights}; input: one N(0,1) image (seed 0), calibrated on "
           "itself")
-    head = (f"{'model':<14} {'host s':>7} {'cycles':>12} {'MACs':>12} {'util':>6} "
+    head = (f"{'model':<14} {'wall s':>7} {'cpu s':>6} {'cycles':>12} {'MACs':>12} {'util':>6} "
             f"{'launch':>6} {'GM MiB':>7} {'pre-softmax vs ORT':>26} {'output vs ORT':>22} "
             f"{'exact':>5} {'betw.':>5}")
     print(head)
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         t = run_one(path, x, calib, args.bits, args.rows, args.cols, shape)
         rows.append((label, t))
         pre, out = t["pre"], t["out"]
-        print(f"{label:<14} {t['host_s']:7.1f} {t['cycles']:12d} {t['macs']:12d} "
+        print(f"{label:<14} {t['host_s']:7.1f} {t['cpu_s']:6.1f} {t['cycles']:12d} {t['macs']:12d} "
               f"{100 * t['util']:5.1f}% {t['launches']:6d} {t['gm_mib']:7.1f} "
               f"  {pre['max_abs']:9.3g} {100 * pre['rel']:6.2f}% {pre['argmax']:5.2f}"
               f"   {out['max_abs']:9.3g} {out['argmax']:5.2f}{'*' if out['distinct'] < 3 else ''}"
@@ -207,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
           "argmax agreement (* = ORT's output has fewer than 3 distinct values: the "
           "constant weights of these files make the classes tie);"
           "\nexact: the array's integers equal the numpy integer reference; betw.: bytes "
-          "the host moved between layers; host s: wall time of import+quantize+compile+run")
+          "the host moved between layers; wall s / cpu s: wall and CPU time (all threads) of "
+          "import+quantize+compile+run (the machine is shared: wall time waits for it)")
     for label, t in rows:
         print(f"  {label}: phases {t['phases']}, host words written/read {t['host_words']}, "
               f"parameters {t['param_mib']:.1f} MiB")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .graph import macs as node_macs
-from .plan import Plan, Region, align, layout, lower
+from .plan import Plan, Region, layout, lower
 from .quantize import QGraph, QNode
 
 KERNEL_WIDTHS = (8, 16, 32)
@@ -173,7 +173,3 @@ def _kernel_plans(qn: QNode, q: QGraph, plan: Plan, rows: int, cols: int,
         b = None if one else plan.places[n.inputs[1]]
         return [(plan_eltwise(layer, x, b, y, rows, cols, **machine), None)]
     raise CompileError(f"{n.name}: no kernel for {n.op}")
-
-
-def gm_report(c: Compiled) -> dict[str, int]:
-    return {**c.plan.summary(), "gm_size": align(c.plan.gm_size)}

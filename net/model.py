@@ -48,11 +48,6 @@ class ModelRun:
     def parameter_bytes(self) -> int:
         return self.compiled.plan.params.nbytes
 
-    @property
-    def host_ops(self) -> list[str]:
-        return [n.op for n in self.graph.nodes if n.op not in
-                [m.op for m in self.graph.array_nodes()]]
-
     def to_json(self) -> dict[str, Any]:
         """The report of `pearray model --json`."""
         c = self.compiled

@@ -61,6 +61,14 @@ def command(args: argparse.Namespace) -> int:
                 pass
         except OSError as exc:
             raise UsageError(f"cannot write to --out {args.out}: {exc.strerror}") from None
+        from pearray import files
+
+        for name in report.OUTPUTS:  # a FIFO, a folder or an input in the way: say so now
+            try:
+                files.check_output(Path(args.out) / name, (args.model, args.input, args.calib),
+                                   what="--out file")
+            except files.OutputError as exc:
+                raise UsageError(str(exc)) from None
     if not Path(args.model).is_file():
         raise UsageError(f"{args.model}: no such file")
     try:

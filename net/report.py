@@ -12,6 +12,7 @@ from pearray import files
 
 from .runtime import LayerStats
 
+OUTPUTS = ("layers.csv", "layers.png", "report.json")  # what --out writes
 SCALESIM_COLUMNS = ("LayerID", "Total Cycles", "Stall Cycles", "Overall Util %",
                     "Mapping Efficiency %", "Compute Util %")
 OUR_COLUMNS = ("Name", "Op", "Bits", "Out Bits", "Launches", "MACs", "Lane MACs", "Retired",
@@ -77,9 +78,8 @@ def write(out: str | Path, report: dict[str, Any], layers: list[LayerStats], npe
 
     folder = Path(out)
     written = []
-    for name, blob in (("layers.csv", csv_bytes(layers, npes)),
-                       ("layers.png", plot_bytes(layers, title)),
-                       ("report.json", json.dumps(report).encode())):
+    blobs = (csv_bytes(layers, npes), plot_bytes(layers, title), json.dumps(report).encode())
+    for name, blob in zip(OUTPUTS, blobs, strict=True):
         files.write_atomic(folder / name, blob)
         written.append(str(folder / name))
     return written

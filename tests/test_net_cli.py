@@ -132,6 +132,18 @@ def test_bad_options_exit_2(args: list[str], message: str, files: dict[str, Path
     assert message in err and "Traceback" not in err
 
 
+def test_out_file_in_the_way_exit_2(files: dict[str, Path], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture) -> None:
+    """A folder where layers.csv goes is refused before the run, and nothing is written."""
+    out = tmp_path / "out"
+    (out / "layers.csv").mkdir(parents=True)
+    assert main(["model", str(files["model"]), "--input", str(files["x"]), "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out file" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["layers.csv"]
+
+
 def test_unsupported_operator_and_bad_model_exit_2(files: dict[str, Path], tmp_path: Path,
                                                    capsys: pytest.CaptureFixture) -> None:
     lrn = tmp_path / "lrn.onnx"

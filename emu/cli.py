@@ -30,7 +30,18 @@ def register(sub: Any) -> None:
                    "PE-cycles shared by the array's PEs, at least 1,000,000 cycles)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", metavar="FILE",
-                   help="write one JSON line per retired instruction to FILE")
+                   help="write one JSON line per retired instruction to FILE ('-': stdout, "
+                   "before the summary)")
+    p.add_argument("--dump", action="append", default=[], metavar="SPEC",
+                   help="print memory after the run (repeatable): REGION:ADDR:COUNT[:FMT] or "
+                   "SYMBOL:COUNT[:FMT]; REGION lm (PE 0,0), lm@R,C, sm or gm; ADDR absolute or "
+                   "an offset into the region; FMT i8 u8 i16 u16 i32 u32 x32 (default i32)")
+    p.add_argument("--load", action="append", default=[], metavar="PLACE=FILE",
+                   help="place a file's bytes before the run (repeatable): REGION:ADDR=FILE or "
+                   "SYMBOL=FILE; a .npy file gives its array's raw little-endian bytes")
+    p.add_argument("--lockstep", action="store_true",
+                   help="never let a PE run ahead of the array: every PE's state is exact at a "
+                   "trap (slower)")
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
                    help="add DIR to the .include search path")
     p.set_defaults(func=run_command)
@@ -55,15 +66,20 @@ def read_program(path: str, include: list[str]) -> Program:
 
 
 class TraceWriter:
-    """Writes trace records as JSON lines to an unnamed file (pearray.files) that gets
-    its name only when the run ends: an interrupted or killed run leaves no file."""
+    """Writes trace records as JSON lines: to stdout for "-", else to an unnamed file
+    (pearray.files) that gets its name only when the run ends, so an interrupted or
+    killed run leaves no file."""
 
     def __init__(self, path: str, machine: Any, inputs: list[str]) -> None:
         from pearray.asm.disasm import format_word
 
         self.machine, self.dis = machine, format_word
-        self.out = AtomicOutput(path, inputs, binary=False, what="--trace")
-        self.fh: TextIO = self.out.file
+        self.out: AtomicOutput | None = None
+        if path == "-":  # stdout: written as it comes, before the summary
+            self.fh: TextIO = sys.stdout
+        else:
+            self.out = AtomicOutput(path, inputs, binary=False, what="--trace")
+            self.fh = self.out.file
 
     def __call__(self, rec: Any) -> None:
         pe = rec.pe[0] * self.machine.cols + rec.pe[1]
@@ -75,6 +91,9 @@ class TraceWriter:
         }) + "\n")
 
     def close(self, keep: bool) -> None:
+        if self.out is None:
+            self.fh.flush()
+            return
         if keep:
             self.out.commit()
         else:
@@ -82,16 +101,25 @@ class TraceWriter:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from pearray.emu import memspec
     from pearray.emu.machine import Machine
 
     if args.max_cycles is not None and not 0 < args.max_cycles < 2**63:
         raise UsageError("--max-cycles must be 1 .. 2^63-1")
     program = read_program(args.program, args.include)
     try:
-        machine = Machine(args.rows, args.cols)
+        machine = Machine(args.rows, args.cols, lockstep=args.lockstep)
         machine.load(program)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    option = "--load"
+    try:
+        for spec in args.load:
+            memspec.load(machine, spec)
+        option = "--dump"
+        dumps = [memspec.parse_dump(machine, spec) for spec in args.dump]
+    except memspec.SpecError as exc:
+        raise UsageError(f"{option} {exc}") from None
     writer = None
     if args.trace:
         try:
@@ -109,15 +137,19 @@ def run_command(args: argparse.Namespace) -> int:
     finally:  # an error or Ctrl-C: no trace file at all (a no-op once committed)
         if writer:
             writer.close(keep=False)
+    values = {d.text: memspec.read(machine, d) for d in dumps}
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps({**result.to_json(), "dumps": values}))
     else:
         print(summary(result, machine))
+        for d in dumps:
+            print(memspec.render(d, values[d.text]))
     return 0 if result.status == "halted" else 1
 
 
 def summary(result: Any, machine: Any) -> str:
-    """The human report: outcome, totals, stalls, memory traffic, and the trap if any."""
+    """The human report: outcome, totals, stalls, memory traffic, the trap if any, and
+    every PE's registers (signed and hex; zero registers left out)."""
     lines = [
         f"{result.status} after {result.cycles} cycles on {machine.rows}x{machine.cols} PEs",
         f"retired {result.retired} instructions, {result.macs} MACs",
@@ -128,4 +160,19 @@ def summary(result: Any, machine: Any) -> str:
     ]
     if result.trap:
         lines.append(result.trap.describe())
+    lines.append("registers (signed, hex; zero registers omitted):")
+    for p in result.pes:
+        state = "halted" if p.halted else "running"
+        lines.append(f"  PE ({p.row},{p.col}) {state} pc={p.pc:#x}: {format_regs(p.regs)}")
     return "\n".join(lines)
+
+
+def signed(v: int) -> int:
+    """A register's value read as int32."""
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def format_regs(regs: list[int], zeros: bool = False) -> str:
+    """`r1=-2 (0xfffffffe) r4=5 (0x00000005)`; zero registers only when asked for."""
+    shown = [f"r{i}={signed(v)} ({v:#010x})" for i, v in enumerate(regs) if v or zeros]
+    return " ".join(shown) or "all zero"

@@ -13,8 +13,8 @@ import importlib
 import sys
 
 # Modules that contribute subcommands, in the order of the flow.
-COMMANDS = ("pearray.isa.cli", "pearray.asm.cli", "pearray.emu.cli", "pearray.net.cli",
-            "pearray.experiment")
+COMMANDS = ("pearray.isa.cli", "pearray.asm.cli", "pearray.emu.cli", "pearray.emu.debug",
+            "pearray.net.cli", "pearray.experiment")
 
 
 class UsageError(Exception):

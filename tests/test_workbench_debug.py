@@ -1,0 +1,253 @@
+"""`pearray debug` driven by a script on stdin, through the installed command.
+
+The program's timing is worked out by hand in its comments, so the cycles
+the session reports are checked against arithmetic, not against a run.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+from pathlib import Path
+
+from test_workbench_run import PEARRAY
+
+# PE (0,0) sends 42 east after a 20-iteration loop of nops; PE (0,1) waits for it,
+# stores it at buf+4, adds 1 and both meet at a sync.
+PROG = """\
+        .data
+buf:    .word 0, 0
+        .text
+        mfs r1, col             # cycle 0
+        bne r1, r0, right       # cycle 1
+left:   addi r2, r0, 42         # (0,0) cycle 2
+        addi r5, r0, 20         # cycle 3
+        loop r5, 1f             # cycle 4
+        nop                     # cycles 5..24
+1:      send e, r2              # cycle 25
+        sync
+        halt
+right:  recv r3, w              # (0,1) blocked from cycle 2; takes the word in cycle 26
+        li r4, buf
+        sw r3, 4(r4)
+work:   addi r3, r3, 1
+        sync
+        halt
+"""
+
+
+def debug(tmp_path: Path, script: str, *args: str, prog: str = PROG
+          ) -> subprocess.CompletedProcess[str]:
+    src = tmp_path / "dbg.s"
+    src.write_text(prog)
+    return subprocess.run([str(PEARRAY), "debug", "dbg.s", "--rows", "1", "--cols", "2", *args],
+                          cwd=tmp_path, input=script, capture_output=True, text=True,
+                          timeout=120)
+
+
+def after(out: str, command: str) -> list[str]:
+    """The lines a command printed: from its echo to the next prompt."""
+    lines = out.splitlines()
+    k = lines.index(f"(pearray) {command}")
+    rest = lines[k + 1:]
+    end = next((j for j, line in enumerate(rest) if line.startswith("(pearray) ")), len(rest))
+    return rest[:end]
+
+
+def test_a_scripted_session(tmp_path: Path) -> None:
+    script = """\
+# comments and blank lines are skipped
+
+step 2
+where
+pe 0,1
+step
+break work 0,1
+break left
+break
+continue
+reg
+mem buf:2
+mem lm@0,1:0:2:x32
+delete 2
+continue
+where
+quit
+"""
+    run = debug(tmp_path, script)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr == ""
+    out = run.stdout
+    assert out.splitlines()[0] == ("pearray debug: dbg.s on 1x2 PEs, cycle 0; "
+                                   "`help` lists the commands")
+    steps = after(out, "step 2")
+    assert steps[0].split()[:4] == ["cycle", "0", "pc=0x0000", "dbg.s:4"]
+    assert steps[0].endswith("-> r1=0 (0x00000000)")
+    assert steps[1].split()[:4] == ["cycle", "1", "pc=0x0004", "dbg.s:5"]
+    assert steps[2].startswith("PE (0,0) pc=0x0008  dbg.s:6") and steps[2].endswith("[ready]")
+    where = after(out, "where")
+    assert where[0] == "cycle 2"
+    assert where[1].startswith("* PE (0,0) pc=0x0008")
+    assert where[2].startswith("  PE (0,1) pc=0x0024  dbg.s:13")
+    assert where[2].endswith("[blocked: recv from w (input empty)]")
+    # stepping (0,1) waits for the word sent in cycle 25
+    stepped = after(out, "step")
+    assert stepped[0].split()[:3] == ["cycle", "26", "pc=0x0024"]
+    assert stepped[0].endswith("-> r3=42 (0x0000002a)")
+    assert after(out, "break work 0,1") == ["breakpoint 1 at work (pc 0x34) on PE (0,1)"]
+    assert after(out, "break") == ["  1: work (pc 0x34) on PE (0,1)",
+                                   "  2: left (pc 0x8) on every PE"]
+    # li r4, buf is two words (cycles 27, 28), sw a GM store of 8 cycles (29..36)
+    hit = after(out, "continue")
+    assert hit == ["breakpoint 1 (work) at cycle 37: PE (0,1) pc=0x0034  dbg.s:16         "
+                   "work:   addi r3, r3, 1"]
+    regs = after(out, "reg")
+    assert regs[0].endswith("[ready]")
+    assert regs[1].split()[9:12] == ["r3", "42", "0x0000002a"]
+    assert regs[2].split()[:3] == ["r4", "-2147483648", "0x80000000"]
+    assert regs[-1].split()[-2:] == ["cycle", "37"]
+    assert after(out, "mem buf:2")[1].split() == ["0x80000000:", "0", "42"]
+    assert after(out, "mem lm@0,1:0:2:x32")[1].split() == ["0x00000000:", "0x00000000",
+                                                            "0x00000000"]
+    assert after(out, "delete 2") == ["deleted breakpoint 2"]
+    assert after(out, "continue")  # the first one; the second:
+    lines = out.splitlines()
+    second = lines.index("(pearray) continue", lines.index("(pearray) delete 2"))
+    assert lines[second + 1] == "every PE halted after 40 cycles"
+    final_where = lines[lines.index("(pearray) where", second) + 1:]
+    assert final_where[:3] == ["cycle 40", "  PE (0,0) pc=0x0024  [halted]",
+                               "* PE (0,1) pc=0x0040  [halted]"]
+
+
+def test_bad_commands_are_errors_not_tracebacks(tmp_path: Path) -> None:
+    script = """\
+bogus
+step x
+step 0
+step 1 2
+pe 5,5
+pe one
+reg 9,0
+mem nosuch:1
+mem
+break nowhere
+break 0x3
+delete 7
+continue
+continue
+"""
+    run = debug(tmp_path, script)
+    errors = run.stderr.splitlines()
+    assert errors == [
+        "error: unknown command 'bogus'; `help` lists the commands",
+        "error: step: 'x' is not a number",
+        "error: step: N must be at least 1",
+        "error: step takes one number",
+        "error: PE (5,5) is outside the 1x2 array",
+        "error: expected a PE as ROW,COL, got 'one'",
+        "error: PE (9,0) is outside the 1x2 array",
+        "error: 'nosuch:1': 'nosuch' is neither a region (lm, lm@R,C, sm, gm) nor a symbol "
+        "of the program; the program's symbols: buf, left, right, work",
+        "error: mem needs one SPEC: REGION:ADDR:COUNT[:FMT] or SYMBOL:COUNT[:FMT]",
+        "error: 'nowhere' is neither an address nor a label of the program",
+        "error: 0x3 is not an instruction address",
+        "error: no breakpoint 7",
+        "error: every PE has halted: nothing left to run (reg, mem, where still work; "
+        "quit leaves)",
+    ]
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.returncode == 2  # a script with a wrong command fails
+
+
+TRAP = """\
+        mfs r1, col
+        bne r1, r0, 1f
+        lui r2, 0x40000          # no memory at 0x40000000
+        lw r3, 0(r2)
+1:      recv r4, w
+        halt
+"""
+
+DEADLOCK = """\
+.pe 0,0
+        recv r1, e
+        halt
+.pe 0,1
+        recv r1, w
+        halt
+"""
+
+
+def test_a_trap_ends_the_run_with_status_1(tmp_path: Path) -> None:
+    run = debug(tmp_path, "continue\nwhere\nreg\nstep\n", prog=TRAP)
+    assert run.returncode == 2  # the step after the trap is an error
+    out = run.stdout
+    trap = after(out, "continue")
+    assert trap[0] == "trap: out_of_range at PE (0,0) pc=0xc (dbg.s:4)"
+    where = after(out, "where")
+    assert where[2].endswith("[blocked: recv from w (input empty)]")
+    assert after(out, "reg")[0].startswith("PE (0,0) pc=0x000c  dbg.s:4")  # the trapping PE
+    assert run.stderr == ("error: the run ended in a trap: nothing left to run (reg, mem, "
+                          "where still work; quit leaves)\n")
+    assert debug(tmp_path, "continue\n", prog=TRAP).returncode == 1
+
+
+def test_deadlock_shows_what_each_pe_waits_for(tmp_path: Path) -> None:
+    run = debug(tmp_path, "continue\nwhere\n", "--cols", "3", prog=DEADLOCK)
+    assert run.returncode == 1
+    assert after(run.stdout, "continue")[0].startswith("trap: deadlock at PE (0,0)")
+    where = after(run.stdout, "where")
+    assert where[1].endswith("[blocked: recv from e (input empty)]")
+    assert where[2].endswith("[blocked: recv from w (input empty)]")
+    assert where[3] == "  PE (0,2) pc=0x0000  [halted (no code)]"
+
+
+def test_unfinished_session_and_help(tmp_path: Path) -> None:
+    run = debug(tmp_path, "help\nstep\n")
+    assert run.returncode == 1  # not every PE has halted
+    assert any(line.startswith("  watch ADDR [R,C]") for line in after(run.stdout, "help"))
+    assert debug(tmp_path, "continue\n").returncode == 0
+    assert debug(tmp_path, "", "--rows", "0").returncode == 2
+
+
+def test_step_waits_with_patience(tmp_path: Path) -> None:
+    # PE (0,1) blocks forever on a recv while (0,0) spins: step gives up and says why
+    prog = "        mfs r1, col\n        bne r1, r0, 1f\n2:      j 2b\n1:      recv r2, w\n"
+    run = debug(tmp_path, "pe 0,1\nstep 3\n", prog=prog)
+    lines = after(run.stdout, "step 3")
+    assert lines[-1] == ("PE (0,1) retired nothing in 10000 cycles [blocked: recv from w "
+                         "(input empty)]; `continue` runs on")
+
+
+def test_a_terminal_gets_a_prompt(tmp_path: Path) -> None:
+    src = tmp_path / "dbg.s"
+    src.write_text(PROG)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([str(PEARRAY), "debug", "dbg.s", "--cols", "2", "--rows", "1"],
+                            cwd=tmp_path, stdin=secondary, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    os.write(primary, b"step\n\nquit\n")
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == 1
+    os.close(primary)
+    text = b"".join(chunks).decode()
+    assert text.count("(pearray) ") >= 3
+    assert "cycle      0  pc=0x0000" in text
+    assert "cycle      1  pc=0x0004" in text  # the empty line repeated the step
+
+
+def test_load_before_the_session(tmp_path: Path) -> None:
+    (tmp_path / "w.raw").write_bytes(bytes([1, 0, 0, 0, 2, 0, 0, 0]))
+    run = debug(tmp_path, "mem buf:2\n", "--load", "buf=w.raw")
+    assert after(run.stdout, "mem buf:2")[1].split() == ["0x80000000:", "1", "2"]
+    run = debug(tmp_path, "", "--load", "buf=nope.raw")
+    assert run.returncode == 2 and "--load cannot read nope.raw" in run.stderr

@@ -27,10 +27,14 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
-import hypothesis
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
+
+try:
+    import hypothesis
+    from hypothesis import given
+    from hypothesis import strategies as st
+except ImportError:  # a runtime install without the test extra
+    raise ImportError("pearray.testing needs hypothesis: pip install 'pearray[test]'") from None
 
 from pearray.isa.spec import Insn, Isa
 from pearray.isa.spec import load as load_isa

@@ -327,7 +327,7 @@ def _entry(isa: Isa, insns: list[Insn]) -> list[str]:
         text = _operand(isa, insns, name)
         if text:
             out.append(f"- `{name}`: {text}")
-    out.append(f"- Cycles: {_cycles(insns)}")
+    out.append(f"- Cycles: {_cycles(isa, insns)}")
     return out + [""]
 
 
@@ -371,11 +371,21 @@ def _operand(isa: Isa, insns: list[Insn], name: str) -> str:
     return f"{KIND_TEXT[f.kind]}, {text}"
 
 
-def _cycles(insns: list[Insn]) -> str:
+def _cycles(isa: Isa, insns: list[Insn]) -> str:
     first = insns[0]
     text = str(first.cycles)
-    if first.cls == "mem":
-        text += " plus memory cost (the region's cost, bank conflicts)"
+    m = isa.machine
+    costs = f"LM {m['lm_cost']}, SM {m['sm_cost']}, GM {m['gm_cost']}"
+    reads = len(first.stream) + len(first.hold)
+    if first.cls == "mem" and reads > 1:
+        lm, sm, gm = (first.cycles + reads * (m[f"{r}_cost"] - 1) for r in ("lm", "sm", "gm"))
+        text = (f"{first.cycles} plus, for each of its {reads} word reads, that region's cost "
+                f"less 1 ({costs}): {lm} with all in LM, {sm} in SM, {gm} in GM; plus SM "
+                "bank-conflict waits (decision `macl`)")
+    elif first.cls == "mem":
+        text = ("the region's cost in total" if first.cycles == 1
+                else f"{first.cycles - 1} plus the region's cost")
+        text += f" ({costs}; decision `memory_cost`), plus SM bank-conflict waits"
     elif first.cls == "nbr":
         text += " plus handshake waits"
     elif first.cls == "dma":

@@ -33,9 +33,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lark import Lark
 
-from lark import Lark  # noqa: E402
+try:
+    import pearray  # noqa: F401 - the installed package, not the checkout around this script
+except ImportError:  # not installed: run from the checkout (the root holds pearray/)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pearray.asm import assembler, grammar, match  # noqa: E402
 from pearray.asm.assembler import assemble  # noqa: E402

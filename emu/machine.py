@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+import pearray
 from pearray.asm.program import Program
 from pearray.isa.spec import load as load_isa
 
@@ -55,7 +56,8 @@ def _load_core() -> Any:
     try:
         core = importlib.import_module("pearray.emu._core")
     except ImportError as exc:
-        raise ImportError(f"the emulator core is not built ({exc}); run: {REBUILD}") from None
+        raise ImportError(f"the emulator core is not built ({exc}); run: {REBUILD}"
+                          + pearray.source_tree_note()) from None
     built = core.ffi.string(core.lib.pe_source_hash()).decode()
     if all(p.is_file() for p in codegen.inputs()):
         want = codegen.source_hash()
@@ -64,7 +66,7 @@ def _load_core() -> Any:
             raise CoreStale(
                 f"the emulator core is stale (built from {built} with flags `{flags}`; the "
                 f"sources and flags `{' '.join(codegen.cflags())}` give {want}); rebuild: "
-                f"{REBUILD}"
+                f"{REBUILD}" + pearray.source_tree_note()
             )
     return core
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +184,29 @@ def test_api_example_prints_what_the_page_says() -> None:
 @pytest.mark.parametrize("name", ["power_on", "macl", "dma", "pe_images", "memory_cost"])
 def test_decisions_are_rendered(name: str) -> None:
     assert f"**{name}.** {ISA.decisions[name]}" in DOC
+
+
+def test_a_checkout_that_shadows_the_install_says_so(tmp_path: Path) -> None:
+    """Run from the root of a checkout whose core is not built, `python -c` imports the
+    checkout's pearray, not the installed one: the import error says so and what to do."""
+    tree = tmp_path / "tree"
+    ignore = shutil.ignore_patterns("__pycache__", "_core*.so", "build", "*.egg-info")
+    for name in ("isa", "asm", "emu", "pearray"):
+        shutil.copytree(ROOT / name, tree / name, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", tree)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def py(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    note = py("-c", "import pearray; print(pearray.source_tree_note())", cwd=tree).stdout
+    assert f"imported from the source tree {tree}, ahead of the installed package" in note
+    assert "python -P" in note
+    assert py("-c", "import pearray; print(pearray.source_tree_note())",
+              cwd=tmp_path).stdout.strip() == ""
+    # -P keeps the current folder off sys.path: the installed package is imported
+    assert py("-P", "-c", "import pearray.emu.machine", cwd=tree).returncode == 0
+    done = py("-c", "import pearray.emu.machine", cwd=tree)
+    if done.returncode:  # (an editable install lends its core to the tree instead)
+        assert "note: pearray was imported from the source tree" in done.stderr

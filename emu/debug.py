@@ -56,10 +56,11 @@ class CommandError(Exception):
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "debug", help="step through a program: breakpoints, watchpoints, registers, memory",
-        description="Interactive debugger for a program (.s or .bin) on the emulated array. "
-        "Reads commands from stdin when it is not a terminal, so sessions can be scripted. "
-        "Type `help` for the commands. Exit status: 0 every PE halted, 1 a trap or an "
-        "unfinished run, 2 bad assembly, usage, or a bad command in a script.",
+        description="Interactive debugger for a program (.s or .bin) on the emulated array.\n"
+        "Reads commands from stdin when it is not a terminal, so sessions can be scripted.\n"
+        "Exit status: 0 every PE halted, 1 a trap or an unfinished run, 2 bad assembly,\n"
+        "usage, or a bad command in a script.",
+        epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("program", help="assembly source (.s) or assembled container (.bin)")
     p.add_argument("--rows", type=int, default=4, help="array rows, 1..16 (default 4)")
@@ -526,6 +527,10 @@ def debug_command(args: argparse.Namespace) -> int:
             errors += 1
             sys.stdout.flush()
             print(f"error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            if not interactive:
+                raise
+            session.say(f"interrupted at cycle {machine.cycle}")
         sys.stdout.flush()
     if errors and not interactive:
         return 2

@@ -226,9 +226,10 @@ def check_instruction(key: str, reference: Callable[..., Any], *,
                       settings: hypothesis.settings | None = None) -> None:
     """Check instruction `key` (e.g. "add.b") against `reference` on drawn operands.
 
-    Runs hypothesis (the active settings profile, or `settings`) over register numbers (aliasing and
-    r0 included unless `registers` says otherwise), register values (`values`, default
-    `words(width)`) and immediates; each example runs the instruction on the emulator
+    Runs hypothesis (the active settings profile, or `settings`; no deadline) over
+    register numbers (aliasing and r0 included unless `registers` says otherwise),
+    register values (`values`, default `words(width)`) and immediates; each example runs
+    the instruction on the emulator
     and compares every register and `sat` with what the reference says: `rd` is what it
     returns, every other register keeps its value, `sat` stays 0 unless it returns
     {"sat": 1}.  A mismatch fails with the operands and the values in hex."""
@@ -279,4 +280,6 @@ def check_instruction(key: str, reference: Callable[..., Any], *,
         want_sat = int(bool(want.get("sat", 0)))
         assert sat == want_sat, f"{where}: sat {sat}, want {want_sat}"
 
-    (settings(check) if settings is not None else check)()
+    _machine()  # built before the first example, whose time would include it
+    # no deadline: the first examples also load the ISA and the assembler's tables
+    hypothesis.settings(settings or hypothesis.settings.default, deadline=None)(check)()

@@ -38,8 +38,11 @@ def blocks(text: str, lang: str) -> list[str]:
 
 
 def command(line: str) -> tuple[dict[str, str], list[str]]:
-    """Environment assignments and argv of one shell line, with the tools mapped."""
+    """Environment assignments and argv of one shell line, with the tools mapped; an
+    `export X=Y` line is all assignments (and no argv)."""
     words = shlex.split(line)
+    if words[0] == "export":
+        return dict(w.split("=", 1) for w in words[1:]), []
     env = {}
     while words and re.match(r"^[A-Z_]+=", words[0]):
         k, v = words.pop(0).split("=", 1)
@@ -80,10 +83,13 @@ def test_adding_an_instruction(tmp_path: Path) -> None:
     (tmp_path / target).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / target).write_text(test_code)
 
-    outputs = []
+    outputs, exported = [], {}
     for line in shell:
         env, argv = command(line)
-        done = run(argv, tmp_path, env)
+        if not argv:
+            exported |= env
+            continue
+        done = run(argv, tmp_path, exported | env)
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
         outputs.append(done.stdout)
     assert re.search(r"\b2 passed\b", outputs[-1]), outputs[-1]
@@ -94,7 +100,7 @@ def test_adding_an_instruction(tmp_path: Path) -> None:
         "        li r1, 0x7f80ff01\n        li r2, 0x7f7f0102\n"
         f"        {name}.b r3, r1, r2\n        {name}.h r4, r1, r2\n        halt\n")
     done = run([sys.executable, "-m", "pearray", "run", "avg.s", "--rows", "1", "--cols", "1",
-                "--json"], tmp_path)
+                "--json"], tmp_path, exported)
     assert done.returncode == 0, done.stderr
     regs = json.loads(done.stdout)["pes"][0]["regs"]
     # bytes (lane 0 first) 1,-1,-128,127 and 2,1,127,127: (a+b+1)>>1 = 2, 0, 0, 127

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -32,6 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument("--trace", metavar="FILE",
                    help="write one JSON line per retired instruction to FILE ('-': stdout, "
                    "before the summary)")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="write a Chrome trace-event JSON of the run to FILE (open it in "
+                   "ui.perfetto.dev or chrome://tracing): per PE, busy and stall spans by "
+                   "cause, and DMA transfers")
     p.add_argument("--dump", action="append", default=[], metavar="SPEC",
                    help="print memory after the run (repeatable): REGION:ADDR:COUNT[:FMT] or "
                    "SYMBOL:COUNT[:FMT]; REGION lm (PE 0,0), lm@R,C, sm or gm; ADDR absolute or "
@@ -78,17 +83,17 @@ class TraceWriter:
         if path == "-":  # stdout: written as it comes, before the summary
             self.fh: TextIO = sys.stdout
         else:
-            self.out = AtomicOutput(path, inputs, binary=False, what="--trace")
+            self.out = open_output(path, "--trace", inputs, binary=False)
             self.fh = self.out.file
 
     def __call__(self, rec: Any) -> None:
-        pe = rec.pe[0] * self.machine.cols + rec.pe[1]
-        src = self.machine.source_line(pe, rec.pc)
+        src = self.machine.source_line(rec.pe, rec.pc)
         self.fh.write(json.dumps({
             "cycle": rec.cycle, "pe": list(rec.pe), "pc": rec.pc,
-            "line": src[1] if src else None, "asm": self.dis(rec.word, rec.pc),
-            "writes": {f"r{r}": v for r, v in rec.writes},
-        }) + "\n")
+            "file": src[0] if src else None, "line": src[1] if src else None,
+            "asm": self.dis(rec.word, rec.pc),
+        } | {k: v for k, v in rec.to_json().items() if k not in ("cycle", "pe", "pc")}
+        ) + "\n")
 
     def close(self, keep: bool) -> None:
         if self.out is None:
@@ -120,23 +125,47 @@ def run_command(args: argparse.Namespace) -> int:
         dumps = [memspec.parse_dump(machine, spec) for spec in args.dump]
     except memspec.SpecError as exc:
         raise UsageError(f"{option} {exc}") from None
+    inputs = input_paths(args.program, *program.files, *program.includes)
+    if args.trace and args.timeline and args.trace != "-" and \
+            os.path.realpath(args.trace) == os.path.realpath(args.timeline):
+        raise UsageError(f"--trace and --timeline are the same file {args.trace}")
+    timeline = tl_out = None
+    if args.timeline:
+        from pearray.emu.timeline import Timeline
+
+        if args.timeline == "-":
+            raise UsageError("--timeline needs a file name ('-' is not one: stdout has the "
+                             "summary)")
+        tl_out = open_output(args.timeline, "--timeline", inputs, binary=True)
+        timeline = Timeline.for_machine(machine)
     writer = None
-    if args.trace:
-        try:
-            writer = TraceWriter(args.trace, machine,
-                                 input_paths(args.program, *program.files,
-                                             *program.includes))
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
     try:
-        result = machine.run(args.max_cycles, trace=writer)
+        if args.trace:
+            writer = TraceWriter(args.trace, machine, inputs)
+    except BaseException:
+        if tl_out is not None:
+            tl_out.discard()
+        raise
+    hooks = [h for h in (writer, timeline) if h is not None]
+    trace = hooks[0] if len(hooks) == 1 else (
+        (lambda rec: [h(rec) for h in hooks]) if hooks else None)
+    failed = args.trace  # the file an OSError is about
+    try:
+        result = machine.run(args.max_cycles, trace=trace)
         if writer:
             writer.close(keep=True)
-    except OSError as exc:  # the trace could not be written (a full disk, ...)
-        raise UsageError(f"cannot write {args.trace}: {exc.strerror}") from None
-    finally:  # an error or Ctrl-C: no trace file at all (a no-op once committed)
+        if tl_out is not None and timeline is not None:
+            failed = args.timeline
+            tl_out.write((json.dumps(timeline.to_chrome(), separators=(",", ":"))
+                          + "\n").encode())
+            tl_out.commit()
+    except OSError as exc:  # an output could not be written (a full disk, ...)
+        raise UsageError(f"cannot write {failed}: {exc.strerror}") from None
+    finally:  # an error or Ctrl-C: no output file at all (a no-op once committed)
         if writer:
             writer.close(keep=False)
+        if tl_out is not None:
+            tl_out.discard()
     values = {d.text: memspec.read(machine, d) for d in dumps}
     if args.json:
         print(json.dumps({**result.to_json(), "dumps": values}))
@@ -145,6 +174,19 @@ def run_command(args: argparse.Namespace) -> int:
         for d in dumps:
             print(memspec.render(d, values[d.text]))
     return 0 if result.status == "halted" else 1
+
+
+def open_output(path: str, option: str, inputs: list[str], *, binary: bool) -> AtomicOutput:
+    """An output file under pearray.files' policy (never an input, a device, FIFO or
+    folder; no file at all until committed), opened before the run so that a bad path
+    costs no run; an unwritable place is a UsageError."""
+    try:
+        return AtomicOutput(path, inputs, binary=binary, what=option)
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        raise UsageError(f"cannot write {option} {path}: no folder {folder}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {path}: {exc.strerror}") from None
 
 
 def summary(result: Any, machine: Any) -> str:

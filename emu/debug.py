@@ -27,7 +27,6 @@ from typing import Any, TextIO
 from pearray.cli import UsageError
 
 PROMPT = "(pearray) "
-CHUNK = 1 << 16  # cycles per run call of `continue`: Ctrl-C is seen between chunks
 STEP_PATIENCE = 10_000  # cycles `step` waits for the selected PE to retire one instruction
 HELP = """\
 commands (R,C is a PE: row,col):
@@ -36,9 +35,10 @@ commands (R,C is a PE: row,col):
   break [LABEL|ADDR [R,C]]
                        stop before an instruction issues (on every PE, or on R,C only);
                        without arguments, list the breakpoints
-  delete N|all         remove breakpoint N (as listed by `break`) or all of them
-  watch ADDR [R,C]     stop after a store to the word at ADDR (an LM address needs R,C,
-                       else PE 0,0's); without arguments, list the watchpoints
+  delete N|all         remove breakpoint or watchpoint N, or all of them
+  watch ADDR|SYMBOL [R,C]
+                       stop after a store to that word (by any PE, or by R,C only: an LM
+                       word is then that PE's); without arguments, list the watchpoints
   reg [R,C]            the registers of the selected PE (or R,C), signed and hex
   mem SPEC             memory, as `pearray run --dump`: REGION:ADDR:COUNT[:FMT] or
                        SYMBOL:COUNT[:FMT] (lm alone is PE 0,0's; lm@R,C another's)
@@ -72,65 +72,27 @@ def register(sub: Any) -> None:
     p.set_defaults(func=debug_command)
 
 
-# ------------------------------------------------------------------ what a PE is doing
-
-
-def _pe_t(machine: Any, i: int) -> Any:
-    """The C core's record of PE i (fields the Machine API does not expose yet)."""
-    return machine._pes[i]
-
-
-def code_word(machine: Any, i: int, pc: int) -> int | None:
-    """The instruction word at `pc` in PE i's image, if there is one."""
-    k = machine._images[i]
-    if machine.program is None or k is None:
-        return None
-    words = machine.program.images[k].words
-    return int(words[pc // 4]) if 0 <= pc // 4 < len(words) and pc % 4 == 0 else None
-
-
-def pe_state(machine: Any, i: int) -> str:
-    """`halted`, `no code`, `at sync`, `blocked: recv from w (input empty)`, `busy until
-    cycle N`, or `ready`: what PE i does in the current cycle."""
-    from pearray.isa import load as load_isa
-
-    pe = _pe_t(machine, i)
-    if pe.halted:
-        return "halted" if pe.ncode else "halted (no code)"
-    if pe.at_sync:
-        return "blocked: waiting at sync"
-    now = machine.cycle
-    if pe.busy_until > now:
-        return f"busy until cycle {int(pe.busy_until)}"
-    word = code_word(machine, i, int(pe.pc))
-    decoded = load_isa().decode(word) if word is not None else None
-    if decoded:
-        insn, ops = decoded
-        names = {0: "n", 1: "e", 2: "s", 3: "w"}
-        if insn.mnemonic == "recv":
-            d = ops["dirs"]
-            if not pe.in_full[d] or pe.in_time[d] == now:
-                return f"blocked: recv from {names[d]} (input empty)"
-        elif insn.mnemonic == "send":
-            d = ops["dird"]
-            r = int(pe.row) + (d == 2) - (d == 0)
-            c = int(pe.col) + (d == 1) - (d == 3)
-            if 0 <= r < machine.rows and 0 <= c < machine.cols:
-                to = _pe_t(machine, r * machine.cols + c)
-                if to.in_full[d ^ 2] or to.in_time[d ^ 2] == now:
-                    return f"blocked: send to {names[d]} (PE ({r},{c})'s input full)"
-    return "ready"
-
-
 # ------------------------------------------------------------------ the session
 
 
 @dataclass
-class Breakpoint:
+class Stop:
+    """A breakpoint (kind "break": before `addr` issues) or a watchpoint (kind "watch":
+    after a store to the word at `addr`), on every PE or on one; numbered as in gdb."""
+
     number: int
-    pc: int
+    kind: str
+    addr: int
     name: str  # as the user gave it
     pe: tuple[int, int] | None
+
+    def describe(self) -> str:
+        on = f"PE ({self.pe[0]},{self.pe[1]})" if self.pe else "every PE"
+        if self.kind == "break":
+            return f"breakpoint {self.number} at {self.name} (pc {self.addr:#x}) on {on}"
+        by = f" by PE ({self.pe[0]},{self.pe[1]})" if self.pe else ""
+        label = f" ({self.name})" if self.name != f"{self.addr:#x}" else ""
+        return f"watchpoint {self.number} on the word at {self.addr:#x}{label}, stores{by}"
 
 
 class Session:
@@ -140,12 +102,9 @@ class Session:
         self.m = machine
         self.out = out
         self.sel = 0  # PE id that step and reg show
-        self.status = "paused"  # of the last run call: paused, break, halted, trap, ...
-        self.trap_text: str | None = None
-        self.breaks: list[Breakpoint] = []
-        self.next_break = 1
-        self.watches: list[tuple[int, tuple[int, int] | None]] = []
-        self.sources: dict[str, list[str] | None] = {}
+        self.status = "paused"  # of the last run call: paused, break, watch, halted, trap
+        self.stops: list[Stop] = []
+        self.next_stop = 1
         self.commands: dict[str, Callable[[list[str]], None]] = {
             "step": self.cmd_step, "s": self.cmd_step, "stepi": self.cmd_step,
             "continue": self.cmd_continue, "c": self.cmd_continue,
@@ -169,28 +128,16 @@ class Session:
         from pearray.asm.disasm import format_word
 
         src = self.m.source_line(i, pc)
-        text = None
-        where = "no source"
-        if src and src[1]:
-            file, line = src
-            where = f"{file}:{line}"
-            if file not in self.sources:
-                try:
-                    with open(file, encoding="utf-8", errors="replace") as fh:
-                        self.sources[file] = fh.read().splitlines()
-                except OSError:
-                    self.sources[file] = None
-            lines = self.sources[file]
-            if lines and 0 < line <= len(lines):
-                text = lines[line - 1].strip()
+        where = f"{src[0]}:{src[1]}" if src and src[1] else "no source"
+        text = self.m.source_text(i, pc)
         if text is None:
-            word = code_word(self.m, i, pc)
+            word = self.m.word_at(i, pc)
             text = format_word(word, pc) if word is not None else "(no code here)"
-        return f"{where:<16} {text}"
+        return f"{where:<16} {text.strip()}"
 
     def location(self, i: int) -> str:
         pc = self.m.pc(i)
-        if _pe_t(self.m, i).halted:
+        if self.m.pe_state(i) in ("halted", "no code"):
             return f"{self.pe_name(i)} pc={pc:#06x}"
         return f"{self.pe_name(i)} pc={pc:#06x}  {self.source_text(i, pc)}"
 
@@ -204,9 +151,6 @@ class Session:
         if not (0 <= r < self.m.rows and 0 <= c < self.m.cols):
             raise CommandError(f"PE ({r},{c}) is outside the {self.m.rows}x{self.m.cols} array")
         return r * self.m.cols + c
-
-    def finished(self) -> bool:
-        return self.status in ("halted", "trap")
 
     def ensure_running(self) -> None:
         if self.status == "halted":
@@ -224,42 +168,23 @@ class Session:
         if result.status == "halted":
             self.say(f"every PE halted after {result.cycles} cycles")
         elif result.status == "trap":
-            self.trap_text = result.trap.describe()
-            self.say(self.trap_text)
+            self.say(result.trap.describe())
             self.sel = result.trap.pe[0] * self.m.cols + result.trap.pe[1]
         elif result.status == "break":
-            hit = self.at_breakpoint()
-            for i in hit:
-                bp = self.break_for(i)
-                self.say(f"breakpoint {bp.number} ({bp.name}) at cycle {self.m.cycle}: "
-                         f"{self.location(i)}")
-            if hit:
-                self.sel = hit[0]
+            hit = result.breakpoint
+            i = hit.pe[0] * self.m.cols + hit.pe[1]
+            stop = next((s for s in self.stops if s.kind == "break" and s.addr == hit.pc
+                         and s.pe in (None, hit.pe)), None)
+            number = f"breakpoint {stop.number} ({stop.name})" if stop else "breakpoint"
+            self.say(f"{number} at cycle {self.m.cycle}: {self.location(i)}")
+            self.sel = i
         elif result.status == "watch":
-            self.say(f"watchpoint at cycle {self.m.cycle}: {self.describe_watch(result)}")
-
-    def break_for(self, i: int) -> Breakpoint | None:
-        """The breakpoint PE i stands at (one for it or for every PE), if any."""
-        pc, rc = self.m.pc(i), divmod(i, self.m.cols)
-        for bp in self.breaks:
-            if bp.pc == pc and bp.pe in (None, rc):
-                return bp
-        return None
-
-    def at_breakpoint(self) -> list[int]:
-        """PEs about to issue the instruction of one of their breakpoints (as the core
-        checks: not halted, not at a sync, not busy)."""
-        out = []
-        for i in range(self.m.npes):
-            pe = _pe_t(self.m, i)
-            if (self.break_for(i) and not pe.halted and not pe.at_sync
-                    and pe.busy_until <= self.m.cycle):
-                out.append(i)
-        return out
-
-    def describe_watch(self, result: Any) -> str:
-        hit = getattr(result, "watch", None)
-        return str(hit) if hit is not None else "a watched word was written"
+            hit = result.watch
+            stop = next((s for s in self.stops if s.kind == "watch" and s.addr == hit.addr
+                         and s.pe in (None, hit.pe)), None)
+            number = f"watchpoint {stop.number}" if stop else "watchpoint"
+            self.say(f"{number} at cycle {self.m.cycle}: {hit}")
+            self.sel = hit.pe[0] * self.m.cols + hit.pe[1]
 
     # ---------------------------------------------------------------- commands
 
@@ -270,7 +195,7 @@ class Session:
         if not args:
             raise CommandError("pe needs ROW,COL (e.g. pe 1,2)")
         self.sel = self.parse_pe(args)
-        self.say(f"{self.location(self.sel)}  [{pe_state(self.m, self.sel)}]")
+        self.say(f"{self.location(self.sel)}  [{self.m.pe_state(self.sel)}]")
 
     def cmd_where(self, args: list[str]) -> None:
         if args:
@@ -278,15 +203,15 @@ class Session:
         self.say(f"cycle {self.m.cycle}")
         for i in range(self.m.npes):
             mark = "*" if i == self.sel else " "
-            self.say(f"{mark} {self.location(i)}  [{pe_state(self.m, i)}]")
+            self.say(f"{mark} {self.location(i)}  [{self.m.pe_state(i)}]")
 
     def cmd_reg(self, args: list[str]) -> None:
         from pearray.emu.cli import signed
 
         i = self.parse_pe(args) if args else self.sel
         regs = [int(v) for v in self.m.regs(i)]
-        pe = _pe_t(self.m, i)
-        self.say(f"{self.location(i)}  [{pe_state(self.m, i)}]")
+        pe = self.m._pes[i]  # sat and lfsr: no Machine API for the special registers yet
+        self.say(f"{self.location(i)}  [{self.m.pe_state(i)}]")
         for row in range(0, 16, 4):
             self.say("  " + "  ".join(f"r{k:<2} {signed(regs[k]):>11} {regs[k]:#010x}"
                                       for k in range(row, row + 4)))
@@ -305,74 +230,67 @@ class Session:
             raise CommandError(str(exc)) from None
         self.say(memspec.render(dump, memspec.read(self.m, dump)))
 
-    def _address(self, text: str) -> tuple[int, str]:
+    def _address(self, text: str) -> int:
         try:
-            return int(text, 0), text
+            return int(text, 0)
         except ValueError:
             pass
         program = self.m.program
         if program is None or text not in program.symbols:
             raise CommandError(f"{text!r} is neither an address nor a label of the program")
-        return program.symbols[text], text
+        return program.symbols[text]
+
+    def _list(self, kind: str) -> None:
+        shown = [s for s in self.stops if s.kind == kind]
+        if not shown:
+            self.say(f"no {kind}points")
+        for s in shown:
+            self.say("  " + s.describe())
+
+    def _add(self, kind: str, args: list[str]) -> None:
+        addr = self._address(args[0])
+        pe = self.parse_pe(args[1:]) if args[1:] else None
+        add = self.m.add_breakpoint if kind == "break" else self.m.add_watchpoint
+        try:
+            addr = add(addr, pe)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(str(exc)) from None
+        rc = divmod(pe, self.m.cols) if pe is not None else None
+        stop = Stop(self.next_stop, kind, addr, args[0], rc)
+        self.next_stop += 1
+        self.stops.append(stop)
+        self.say(stop.describe())
 
     def cmd_break(self, args: list[str]) -> None:
         if not args:
-            if not self.breaks:
-                self.say("no breakpoints")
-            for bp in self.breaks:
-                on = f"PE ({bp.pe[0]},{bp.pe[1]})" if bp.pe else "every PE"
-                self.say(f"  {bp.number}: {bp.name} (pc {bp.pc:#x}) on {on}")
-            return
-        where, name = self._address(args[0])
-        pe = divmod(self.parse_pe(args[1:]), self.m.cols) if args[1:] else None
-        try:
-            pc = self.m.add_breakpoint(where)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        bp = Breakpoint(self.next_break, pc, name, pe)
-        self.next_break += 1
-        self.breaks.append(bp)
-        on = f"PE ({pe[0]},{pe[1]})" if pe else "every PE"
-        self.say(f"breakpoint {bp.number} at {name} (pc {pc:#x}) on {on}")
+            self._list("break")
+        else:
+            self._add("break", args)
+
+    def cmd_watch(self, args: list[str]) -> None:
+        if not args:
+            self._list("watch")
+        else:
+            self._add("watch", args)
 
     def cmd_delete(self, args: list[str]) -> None:
         if len(args) != 1:
-            raise CommandError("delete needs a breakpoint number (see `break`) or `all`")
+            raise CommandError("delete needs a breakpoint or watchpoint number, or `all`")
         if args[0] == "all":
-            gone = list(self.breaks)
+            gone = list(self.stops)
         else:
             try:
                 n = int(args[0])
             except ValueError:
                 raise CommandError(f"{args[0]!r} is not a breakpoint number") from None
-            gone = [bp for bp in self.breaks if bp.number == n]
+            gone = [s for s in self.stops if s.number == n]
             if not gone:
-                raise CommandError(f"no breakpoint {n}")
-        for bp in gone:
-            self.breaks.remove(bp)
-            if not any(b.pc == bp.pc for b in self.breaks):
-                self.m.remove_breakpoint(bp.pc)
-            self.say(f"deleted breakpoint {bp.number}")
-
-    def cmd_watch(self, args: list[str]) -> None:
-        if not hasattr(self.m, "add_watchpoint"):
-            raise CommandError("this emulator core has no watchpoints")
-        if not args:
-            if not self.watches:
-                self.say("no watchpoints")
-            for addr, pe in self.watches:
-                self.say(f"  {addr:#x}" + (f" on PE ({pe[0]},{pe[1]})" if pe else ""))
-            return
-        addr, name = self._address(args[0])
-        pe = self.parse_pe(args[1:]) if args[1:] else None
-        try:
-            self.m.add_watchpoint(addr, pe=pe)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        rc = divmod(pe, self.m.cols) if pe is not None else None
-        self.watches.append((addr, rc))
-        self.say(f"watchpoint on the word at {addr:#x}" + (f" ({name})" if name != args[0]
-                                                            else ""))
+                raise CommandError(f"no breakpoint or watchpoint {n}")
+        for s in gone:
+            self.stops.remove(s)
+            remove = self.m.remove_breakpoint if s.kind == "break" else self.m.remove_watchpoint
+            remove(s.addr, s.pe)
+            self.say(f"deleted {s.kind}point {s.number}")
 
     def cmd_step(self, args: list[str]) -> None:
         if len(args) > 1:
@@ -385,60 +303,63 @@ class Session:
             raise CommandError("step: N must be at least 1")
         self.ensure_running()
         sel = self.sel
-        if _pe_t(self.m, sel).halted:
+        if self.m.pe_state(sel) in ("halted", "no code"):
             raise CommandError(f"{self.pe_name(sel)} has halted; `pe R,C` selects another, "
                                "`continue` runs on")
-        done, idle, moved = 0, 0, False
+        done, idle, start = 0, 0, self.m.cycle
         rc = divmod(sel, self.m.cols)
         while done < n:
             records: list[Any] = []
             result = self.m.step(1, trace=records.append)
             mine = [r for r in records if tuple(r.pe) == rc]
-            moved = moved or bool(records)
             for rec in mine:
                 self.say(self.format_record(rec))
             done += len(mine)
             idle = 0 if mine else idle + 1
-            if result.status == "break" and (not moved or not self.at_breakpoint()):
-                continue  # standing on it when the step began, or another PE's breakpoint
+            if result.status == "break" and self.m.cycle == start:
+                continue  # standing on a breakpoint when the step began: step past it
             if result.status != "paused":
                 self.report_stop(result)
                 return
-            if result.pes[sel].halted:
+            if self.m.pe_state(sel) in ("halted", "no code"):
                 self.say(f"{self.pe_name(sel)} halted")
                 return
             if idle >= STEP_PATIENCE:
                 self.say(f"{self.pe_name(sel)} retired nothing in {STEP_PATIENCE} cycles "
-                         f"[{pe_state(self.m, sel)}]; `continue` runs on")
+                         f"[{self.m.pe_state(sel)}]; `continue` runs on")
                 return
-        self.say(f"{self.location(sel)}  [{pe_state(self.m, sel)}]")
+        self.say(f"{self.location(sel)}  [{self.m.pe_state(sel)}]")
 
     def format_record(self, rec: Any) -> str:
-        """One retired instruction: cycle, pc, source or disassembly, what it wrote."""
+        """One retired instruction: cycle, pc, source line, and what it did: registers
+        written, loads and stores, send or recv, stalls."""
         from pearray.emu.cli import signed
 
         i = rec.pe[0] * self.m.cols + rec.pe[1]
-        writes = " ".join(f"r{r}={signed(v)} ({v:#010x})" for r, v in rec.writes)
+        did = [f"r{r}={signed(v)} ({v:#010x})" for r, v in rec.writes]
+        for a in rec.mem:
+            arrow = "->" if a.kind == "load" else "<-"
+            did.append(f"{a.kind} {a.addr:#x} {arrow} {a.value:#x}")
+        if rec.nb:
+            kind, d, v = rec.nb
+            did.append(f"{kind} {'to' if kind == 'send' else 'from'} {d}: {v:#x}")
+        if rec.dma:
+            did.append(f"dma {rec.dma.words} words {rec.dma.src:#x} -> {rec.dma.dst:#x}")
+        if rec.stalls:
+            did.append("stalled " + ", ".join(f"{c} {n}" for c, n in rec.stalls.items()))
         return (f"  cycle {rec.cycle:>6}  pc={rec.pc:#06x}  {self.source_text(i, rec.pc)}"
-                + (f"   -> {writes}" if writes else ""))
+                + (f"   -> {'; '.join(did)}" if did else ""))
 
     def cmd_continue(self, args: list[str]) -> None:
         if args:
             raise CommandError("continue takes no arguments")
         self.ensure_running()
         try:
-            while True:
-                result = self.m.step(CHUNK)
-                if result.status == "paused":
-                    continue
-                if result.status == "break":
-                    hit = self.at_breakpoint()
-                    if not hit:  # a breakpoint of another PE: run on
-                        continue
-                self.report_stop(result)
-                return
-        except KeyboardInterrupt:
+            result = self.m.run()  # the machine's default cycle limit
+        except KeyboardInterrupt:  # the machine is paused between two cycles
             self.say(f"interrupted at cycle {self.m.cycle}")
+            return
+        self.report_stop(result)
 
     # ---------------------------------------------------------------- the loop
 

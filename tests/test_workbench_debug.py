@@ -11,30 +11,9 @@ import pty
 import subprocess
 from pathlib import Path
 
-from test_workbench_run import PEARRAY
+from workbench_helpers import PEARRAY, SENDRECV
 
-# PE (0,0) sends 42 east after a 20-iteration loop of nops; PE (0,1) waits for it,
-# stores it at buf+4, adds 1 and both meet at a sync.
-PROG = """\
-        .data
-buf:    .word 0, 0
-        .text
-        mfs r1, col             # cycle 0
-        bne r1, r0, right       # cycle 1
-left:   addi r2, r0, 42         # (0,0) cycle 2
-        addi r5, r0, 20         # cycle 3
-        loop r5, 1f             # cycle 4
-        nop                     # cycles 5..24
-1:      send e, r2              # cycle 25
-        sync
-        halt
-right:  recv r3, w              # (0,1) blocked from cycle 2; takes the word in cycle 26
-        li r4, buf
-        sw r3, 4(r4)
-work:   addi r3, r3, 1
-        sync
-        halt
-"""
+PROG = SENDRECV
 
 
 def debug(tmp_path: Path, script: str, *args: str, prog: str = PROG
@@ -59,18 +38,22 @@ def test_a_scripted_session(tmp_path: Path) -> None:
     script = """\
 # comments and blank lines are skipped
 
-step 2
+step 3
 where
 pe 0,1
 step
+watch 0x80000004
 break work 0,1
 break left
 break
+watch
+continue
+where
 continue
 reg
 mem buf:2
 mem lm@0,1:0:2:x32
-delete 2
+delete 3
 continue
 where
 quit
@@ -81,27 +64,41 @@ quit
     out = run.stdout
     assert out.splitlines()[0] == ("pearray debug: dbg.s on 1x2 PEs, cycle 0; "
                                    "`help` lists the commands")
-    steps = after(out, "step 2")
+    steps = after(out, "step 3")
     assert steps[0].split()[:4] == ["cycle", "0", "pc=0x0000", "dbg.s:4"]
     assert steps[0].endswith("-> r1=0 (0x00000000)")
     assert steps[1].split()[:4] == ["cycle", "1", "pc=0x0004", "dbg.s:5"]
-    assert steps[2].startswith("PE (0,0) pc=0x0008  dbg.s:6") and steps[2].endswith("[ready]")
+    assert steps[2].split()[:4] == ["cycle", "2", "pc=0x0008", "dbg.s:6"]
+    assert steps[3].startswith("PE (0,0) pc=0x000c  dbg.s:7") and steps[3].endswith("[ready]")
     where = after(out, "where")
-    assert where[0] == "cycle 2"
-    assert where[1].startswith("* PE (0,0) pc=0x0008")
+    assert where[0] == "cycle 3"
+    assert where[1].startswith("* PE (0,0) pc=0x000c")
     assert where[2].startswith("  PE (0,1) pc=0x0024  dbg.s:13")
-    assert where[2].endswith("[blocked: recv from w (input empty)]")
-    # stepping (0,1) waits for the word sent in cycle 25
+    assert where[2].endswith("[blocked: recv from w (its input register w is empty; "
+                             "PE (0,0) is at pc=0xc)]")
+    # stepping (0,1) waits for the word sent in cycle 25: blocked in cycles 2..25, the
+    # first of them inside `step 3`, all in the step's record
     stepped = after(out, "step")
     assert stepped[0].split()[:3] == ["cycle", "26", "pc=0x0024"]
-    assert stepped[0].endswith("-> r3=42 (0x0000002a)")
-    assert after(out, "break work 0,1") == ["breakpoint 1 at work (pc 0x34) on PE (0,1)"]
-    assert after(out, "break") == ["  1: work (pc 0x34) on PE (0,1)",
-                                   "  2: left (pc 0x8) on every PE"]
-    # li r4, buf is two words (cycles 27, 28), sw a GM store of 8 cycles (29..36)
-    hit = after(out, "continue")
-    assert hit == ["breakpoint 1 (work) at cycle 37: PE (0,1) pc=0x0034  dbg.s:16         "
-                   "work:   addi r3, r3, 1"]
+    assert stepped[0].endswith("-> r3=42 (0x0000002a); recv from w: 0x2a; stalled recv 24")
+    assert after(out, "watch 0x80000004") == [
+        "watchpoint 1 on the word at 0x80000004, stores"]
+    assert after(out, "break work 0,1") == ["breakpoint 2 at work (pc 0x34) on PE (0,1)"]
+    assert after(out, "break") == ["  breakpoint 2 at work (pc 0x34) on PE (0,1)",
+                                   "  breakpoint 3 at left (pc 0x8) on every PE"]
+    # li r4, buf is two words (cycles 27, 28); sw issues in 29: the run stops at its end
+    lines = out.splitlines()
+    conts = [k for k, line in enumerate(lines) if line == "(pearray) continue"]
+    assert lines[conts[0] + 1] == (
+        "watchpoint 1 at cycle 30: PE (0,1) pc=0x30 (dbg.s:15) wrote the word at "
+        "0x80000004: 0x00000000 -> 0x0000002a")
+    where = lines[conts[0] + 3:conts[0] + 6]
+    assert where[0] == "cycle 30"
+    assert where[1].endswith("[waits at sync]")
+    assert where[2].startswith("* PE (0,1) pc=0x0034") and where[2].endswith(
+        "[busy until cycle 37]")  # the GM store's 8 cycles
+    assert lines[conts[1] + 1].startswith("breakpoint 2 (work) at cycle 37: PE (0,1) "
+                                          "pc=0x0034  dbg.s:16")
     regs = after(out, "reg")
     assert regs[0].endswith("[ready]")
     assert regs[1].split()[9:12] == ["r3", "42", "0x0000002a"]
@@ -110,14 +107,10 @@ quit
     assert after(out, "mem buf:2")[1].split() == ["0x80000000:", "0", "42"]
     assert after(out, "mem lm@0,1:0:2:x32")[1].split() == ["0x00000000:", "0x00000000",
                                                             "0x00000000"]
-    assert after(out, "delete 2") == ["deleted breakpoint 2"]
-    assert after(out, "continue")  # the first one; the second:
-    lines = out.splitlines()
-    second = lines.index("(pearray) continue", lines.index("(pearray) delete 2"))
-    assert lines[second + 1] == "every PE halted after 40 cycles"
-    final_where = lines[lines.index("(pearray) where", second) + 1:]
-    assert final_where[:3] == ["cycle 40", "  PE (0,0) pc=0x0024  [halted]",
-                               "* PE (0,1) pc=0x0040  [halted]"]
+    assert after(out, "delete 3") == ["deleted breakpoint 3"]
+    assert lines[conts[2] + 1] == "every PE halted after 40 cycles"
+    assert lines[conts[2] + 3:conts[2] + 6] == [
+        "cycle 40", "  PE (0,0) pc=0x0024  [halted]", "* PE (0,1) pc=0x0040  [halted]"]
 
 
 def test_bad_commands_are_errors_not_tracebacks(tmp_path: Path) -> None:
@@ -152,7 +145,7 @@ continue
         "error: mem needs one SPEC: REGION:ADDR:COUNT[:FMT] or SYMBOL:COUNT[:FMT]",
         "error: 'nowhere' is neither an address nor a label of the program",
         "error: 0x3 is not an instruction address",
-        "error: no breakpoint 7",
+        "error: no breakpoint or watchpoint 7",
         "error: every PE has halted: nothing left to run (reg, mem, where still work; "
         "quit leaves)",
     ]
@@ -186,7 +179,8 @@ def test_a_trap_ends_the_run_with_status_1(tmp_path: Path) -> None:
     trap = after(out, "continue")
     assert trap[0] == "trap: out_of_range at PE (0,0) pc=0xc (dbg.s:4)"
     where = after(out, "where")
-    assert where[2].endswith("[blocked: recv from w (input empty)]")
+    assert where[2].endswith("[blocked: recv from w (its input register w is empty; "
+                             "PE (0,0) is at pc=0xc)]")
     assert after(out, "reg")[0].startswith("PE (0,0) pc=0x000c  dbg.s:4")  # the trapping PE
     assert run.stderr == ("error: the run ended in a trap: nothing left to run (reg, mem, "
                           "where still work; quit leaves)\n")
@@ -198,15 +192,17 @@ def test_deadlock_shows_what_each_pe_waits_for(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert after(run.stdout, "continue")[0].startswith("trap: deadlock at PE (0,0)")
     where = after(run.stdout, "where")
-    assert where[1].endswith("[blocked: recv from e (input empty)]")
-    assert where[2].endswith("[blocked: recv from w (input empty)]")
-    assert where[3] == "  PE (0,2) pc=0x0000  [halted (no code)]"
+    assert where[1].endswith("[blocked: recv from e (its input register e is empty; "
+                             "PE (0,1) is at pc=0x0)]")
+    assert where[2].endswith("[blocked: recv from w (its input register w is empty; "
+                             "PE (0,0) is at pc=0x0)]")
+    assert where[3] == "  PE (0,2) pc=0x0000  [no code]"
 
 
 def test_unfinished_session_and_help(tmp_path: Path) -> None:
     run = debug(tmp_path, "help\nstep\n")
     assert run.returncode == 1  # not every PE has halted
-    assert any(line.startswith("  watch ADDR [R,C]") for line in after(run.stdout, "help"))
+    assert any(line.startswith("  watch ADDR|SYMBOL [R,C]") for line in after(run.stdout, "help"))
     assert debug(tmp_path, "continue\n").returncode == 0
     assert debug(tmp_path, "", "--rows", "0").returncode == 2
 
@@ -217,7 +213,8 @@ def test_step_waits_with_patience(tmp_path: Path) -> None:
     run = debug(tmp_path, "pe 0,1\nstep 3\n", prog=prog)
     lines = after(run.stdout, "step 3")
     assert lines[-1] == ("PE (0,1) retired nothing in 10000 cycles [blocked: recv from w "
-                         "(input empty)]; `continue` runs on")
+                         "(its input register w is empty; PE (0,0) is at pc=0x8)]; "
+                         "`continue` runs on")
 
 
 def test_a_terminal_gets_a_prompt(tmp_path: Path) -> None:
@@ -251,3 +248,13 @@ def test_load_before_the_session(tmp_path: Path) -> None:
     assert after(run.stdout, "mem buf:2")[1].split() == ["0x80000000:", "1", "2"]
     run = debug(tmp_path, "", "--load", "buf=nope.raw")
     assert run.returncode == 2 and "--load cannot read nope.raw" in run.stderr
+
+
+def test_step_shows_loads_stores_and_sends(tmp_path: Path) -> None:
+    run = debug(tmp_path, "pe 0,1\nstep 6\n")
+    out = after(run.stdout, "step 6")  # mfs, bne, recv, lui, ori, sw
+    assert out[5].split()[:3] == ["cycle", "29", "pc=0x0030"]
+    assert out[5].endswith("-> store 0x80000004 <- 0x2a; stalled memory 7")
+    sends = after(debug(tmp_path, "step 26\n").stdout, "step 26")  # 20 nops in a loop
+    assert sends[-2].split()[:3] == ["cycle", "25", "pc=0x0018"]
+    assert sends[-2].endswith("-> send to e: 0x2a")

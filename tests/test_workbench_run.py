@@ -8,17 +8,11 @@ values come from numpy reading the same bytes), `--load`, `--trace -` and
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-PEARRAY = Path(sys.executable).with_name("pearray")
-if not PEARRAY.exists():  # a venv without its bin/ on the interpreter's side
-    PEARRAY = Path(shutil.which("pearray") or "pearray")
+from workbench_helpers import SENDRECV, pearray
 
 BYTES = bytes([0xFF, 0x7F, 0x80, 0x01, 0x00, 0x80, 0xFE, 0xFF,
                0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE])
@@ -37,12 +31,6 @@ s:      .word 0x11111111, 0x22222222
         addi r6, r0, -7
         halt
 """
-
-
-def pearray(*args: str | Path, cwd: Path, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PEARRAY), *map(str, args)], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
@@ -251,3 +239,63 @@ def test_lockstep_stops_every_pe_exactly_at_the_trap(tmp_path: Path) -> None:
                               cwd=tmp_path).stdout)
     assert free["trap"] == out["trap"]
     assert free["pes"][0]["regs"][1] > 7  # without --lockstep PE (0,0) ran ahead
+
+
+def test_trace_records_memory_neighbours_sync_and_stalls(tmp_path: Path) -> None:
+    src = tmp_path / "sr.s"
+    src.write_text(SENDRECV)
+    run = pearray("run", "sr.s", "--rows", "1", "--cols", "2", "--trace", "t.jsonl", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    recs = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert {"cycle", "pe", "pc", "file", "line", "asm", "word", "writes", "mem", "nb", "dma",
+            "stalls", "busy"} <= set(recs[0])
+    by = {(r["pe"][1], r["asm"].split()[0]): r for r in recs}
+    send, recv = by[(0, "send")], by[(1, "recv")]
+    assert (send["cycle"], send["nb"]) == (25, {"kind": "send", "dir": "e", "value": 42})
+    assert (recv["cycle"], recv["nb"]["value"], recv["stalls"]) == (26, 42, {"recv": 24})
+    sw = by[(1, "sw")]
+    assert sw["cycle"] == 29 and sw["busy"] == 8 and sw["stalls"] == {"memory": 7}
+    assert sw["mem"] == [{"kind": "store", "addr": 0x80000004, "size": 4, "value": 42,
+                          "region": "gm"}]
+    assert (sw["file"], sw["line"]) == ("sr.s", 15)
+    syncs = [r for r in recs if r["asm"] == "sync"]
+    assert [(r["pe"], r["cycle"], r["stalls"]) for r in syncs] == [
+        ([0, 0], 38, {"sync": 12}), ([0, 1], 38, {})]
+    for pe in ([0, 0], [0, 1]):  # every cycle of each PE is in its records
+        assert sum(r["busy"] + r["stalls"].get("recv", 0) + r["stalls"].get("sync", 0)
+                   for r in recs if r["pe"] == pe) == 40
+
+
+def test_timeline_of_a_program_timed_by_hand(tmp_path: Path) -> None:
+    src = tmp_path / "sr.s"
+    src.write_text(SENDRECV)
+    run = pearray("run", src, "--rows", "1", "--cols", "2", "--timeline", "tl.json", "--json",
+                  cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    tl = json.loads((tmp_path / "tl.json").read_text())
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in tl["traceEvents"]
+             if e["name"] == "thread_name"}
+    assert names[(0, 0)] == "core" and names[(1, 1)] == "dma"
+    spans = [(e["pid"], e["name"], e["ts"], e["ts"] + e["dur"]) for e in tl["traceEvents"]
+             if e["ph"] == "X"]
+    assert spans == [
+        (0, "busy", 0, 26), (0, "stall: sync", 26, 38), (0, "busy", 38, 40),
+        (1, "busy", 0, 2), (1, "stall: recv", 2, 26), (1, "busy", 26, 30),
+        (1, "stall: memory", 30, 37), (1, "busy", 37, 40),
+    ]
+    assert json.loads(run.stdout)["cycles"] == 40
+
+
+def test_timeline_and_trace_on_a_trap_and_bad_paths(tmp_path: Path) -> None:
+    src = tmp_path / "sr.s"
+    src.write_text(SENDRECV)
+    run = pearray("run", src, "--rows", "1", "--cols", "3", "--timeline", "tl.json",
+                  "--trace", "t.jsonl", cwd=tmp_path)
+    # PE (0,2) waits for a word from (0,1), which sends none: a deadlock in cycle 38
+    assert run.returncode == 1 and "trap: deadlock" in run.stdout
+    assert json.loads((tmp_path / "tl.json").read_text())["otherData"]["cycles"] == 38
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 35  # every retired one
+    for bad, message in ((tmp_path, "is a directory"), (tmp_path / "no" / "tl.json",
+                                                        "no folder")):
+        run = pearray("run", src, "--timeline", bad, cwd=tmp_path)
+        assert run.returncode == 2 and message in run.stderr

@@ -303,8 +303,10 @@ class Session:
             raise CommandError("step: N must be at least 1")
         self.ensure_running()
         sel = self.sel
-        if self.m.pe_state(sel) in ("halted", "no code"):
-            raise CommandError(f"{self.pe_name(sel)} has halted; `pe R,C` selects another, "
+        state = self.m.pe_state(sel)
+        if state in ("halted", "no code"):
+            what = "has halted" if state == "halted" else "has no code"
+            raise CommandError(f"{self.pe_name(sel)} {what}; `pe R,C` selects another, "
                                "`continue` runs on")
         done, idle, start = 0, 0, self.m.cycle
         rc = divmod(sel, self.m.cols)

@@ -188,8 +188,10 @@ def test_a_trap_ends_the_run_with_status_1(tmp_path: Path) -> None:
 
 
 def test_deadlock_shows_what_each_pe_waits_for(tmp_path: Path) -> None:
-    run = debug(tmp_path, "continue\nwhere\n", "--cols", "3", prog=DEADLOCK)
-    assert run.returncode == 1
+    run = debug(tmp_path, "pe 0,2\nstep\ncontinue\nwhere\n", "--cols", "3", prog=DEADLOCK)
+    assert run.returncode == 2  # the step on a PE without code was wrong
+    assert run.stderr == ("error: PE (0,2) has no code; `pe R,C` selects another, `continue` "
+                          "runs on\n")
     assert after(run.stdout, "continue")[0].startswith("trap: deadlock at PE (0,0)")
     where = after(run.stdout, "where")
     assert where[1].endswith("[blocked: recv from e (its input register e is empty; "
@@ -258,3 +260,13 @@ def test_step_shows_loads_stores_and_sends(tmp_path: Path) -> None:
     sends = after(debug(tmp_path, "step 26\n").stdout, "step 26")  # 20 nops in a loop
     assert sends[-2].split()[:3] == ["cycle", "25", "pc=0x0018"]
     assert sends[-2].endswith("-> send to e: 0x2a")
+
+
+def test_include_dirs(tmp_path: Path) -> None:
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "defs.inc").write_text(".equ ANSWER, 42\n")
+    prog = '.include "defs.inc"\n        addi r1, r0, ANSWER\n        halt\n'
+    assert debug(tmp_path, "continue\n", prog=prog).returncode == 2  # not found
+    run = debug(tmp_path, "continue\nreg\n", "-I", "inc", prog=prog)
+    assert run.returncode == 0, run.stderr
+    assert after(run.stdout, "reg")[1].split()[3:6] == ["r1", "42", "0x0000002a"]

@@ -230,7 +230,8 @@ class Session:
             raise CommandError(str(exc)) from None
         self.say(memspec.render(dump, memspec.read(self.m, dump)))
 
-    def _address(self, text: str) -> int:
+    def _address(self, text: str, kind: str) -> int:
+        """A number, or a label: a code label for a breakpoint, a data one for a watch."""
         try:
             return int(text, 0)
         except ValueError:
@@ -238,6 +239,11 @@ class Session:
         program = self.m.program
         if program is None or text not in program.symbols:
             raise CommandError(f"{text!r} is neither an address nor a label of the program")
+        code = program.symbol_sections.get(text, "").startswith(".text")
+        if kind == "watch" and code:
+            raise CommandError(f"{text!r} is a code label: watch a data address or label")
+        if kind == "break" and program.symbol_sections.get(text) and not code:
+            raise CommandError(f"{text!r} is a data label: break at a code address or label")
         return program.symbols[text]
 
     def _list(self, kind: str) -> None:
@@ -248,7 +254,7 @@ class Session:
             self.say("  " + s.describe())
 
     def _add(self, kind: str, args: list[str]) -> None:
-        addr = self._address(args[0])
+        addr = self._address(args[0], kind)
         pe = self.parse_pe(args[1:]) if args[1:] else None
         add = self.m.add_breakpoint if kind == "break" else self.m.add_watchpoint
         try:

@@ -122,7 +122,7 @@ def parse_place(machine: Any, text: str, spec: str | None = None) -> Place:
         hint = f"; the program's symbols: {', '.join(sorted(symbols))}" if symbols else ""
         raise SpecError(f"{spec!r}: {name!r} is neither a region (lm, lm@R,C, sm, gm) nor a "
                         f"symbol of the program{hint}")
-    if program.symbol_sections.get(name) == ".text":
+    if program.symbol_sections.get(name, "").startswith(".text"):
         raise SpecError(f"{spec!r}: {name!r} is a code label, not data")
     addr = symbols[name]
     region = region_of(machine, addr)

@@ -126,6 +126,9 @@ mem nosuch:1
 mem
 break nowhere
 break 0x3
+break buf
+watch work
+watch 0x3000 9,9
 delete 7
 continue
 continue
@@ -145,6 +148,9 @@ continue
         "error: mem needs one SPEC: REGION:ADDR:COUNT[:FMT] or SYMBOL:COUNT[:FMT]",
         "error: 'nowhere' is neither an address nor a label of the program",
         "error: 0x3 is not an instruction address",
+        "error: 'buf' is a data label: break at a code address or label",
+        "error: 'work' is a code label: watch a data address or label",
+        "error: PE (9,9) is outside the 1x2 array",
         "error: no breakpoint or watchpoint 7",
         "error: every PE has halted: nothing left to run (reg, mem, where still work; "
         "quit leaves)",

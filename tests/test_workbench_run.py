@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from workbench_helpers import SENDRECV, pearray
 
+from pearray.cli import main
+
 BYTES = bytes([0xFF, 0x7F, 0x80, 0x01, 0x00, 0x80, 0xFE, 0xFF,
                0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE])
 
@@ -107,13 +109,22 @@ def test_registers_signed_and_hex_in_the_summary(prog: Path) -> None:
     ("gm:0xfffffc:2", "runs past the end of GM"),
     ("d@1,1:1", "drop the @ROW,COL"),
 ])
-def test_bad_dump_specs_exit_2_with_a_clear_message(prog: Path, spec: str, message: str
-                                                    ) -> None:
-    run = pearray("run", prog, "--dump", spec, cwd=prog.parent)
-    assert run.returncode == 2
-    assert run.stderr.startswith(f"pearray: error: --dump '{spec}': ")
-    assert message in run.stderr
-    assert "Traceback" not in run.stderr and run.stdout == ""
+def test_bad_dump_specs_exit_2_with_a_clear_message(prog: Path, spec: str, message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # in process (the same code as the command; the installed command: the test below)
+    assert main(["run", str(prog), "--dump", spec]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"pearray: error: --dump '{spec}': ")
+    assert message in err and out == ""
+
+
+def test_bad_specs_through_the_installed_command(prog: Path) -> None:
+    for option, spec, message in (("--dump", "gm:0:4:f64", "format 'f64' is not one of"),
+                                  ("--load", "gm:0=missing.bin", "cannot read missing.bin")):
+        run = pearray("run", prog, option, spec, cwd=prog.parent)
+        assert run.returncode == 2
+        assert run.stderr.startswith(f"pearray: error: {option} ") and message in run.stderr
+        assert "Traceback" not in run.stderr and run.stdout == ""
 
 
 SUM = """\
@@ -173,16 +184,18 @@ def test_load_a_2d_array_in_c_order(tmp_path: Path) -> None:
     ("lm=w.raw", "lm needs an address"),
     ("text=w.raw", "'text' is neither a region"),
 ])
-def test_bad_loads_exit_2_with_a_clear_message(tmp_path: Path, spec: str, message: str) -> None:
+def test_bad_loads_exit_2_with_a_clear_message(tmp_path: Path, spec: str, message: str,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     src = tmp_path / "sum.s"
     src.write_text(SUM)
     (tmp_path / "w.raw").write_bytes(b"\1\2\3\4")
     np.save(tmp_path / "obj.npy", np.array([{}], object), allow_pickle=True)
     (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
-    run = pearray("run", src, "--load", spec, cwd=tmp_path)
-    assert run.returncode == 2
-    assert run.stderr.startswith("pearray: error: --load ")
-    assert message in run.stderr and "Traceback" not in run.stderr
+    assert main(["run", str(src), "--load", spec]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("pearray: error: --load ") and message in err and out == ""
 
 
 def test_trace_to_a_file_and_to_stdout(prog: Path) -> None:

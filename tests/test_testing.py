@@ -101,6 +101,8 @@ def test_check_instruction_passes_on_right_references() -> None:
     check_instruction("sub.h", lambda rs, rt: join(split(rs, 16) - split(rt, 16), 16))
     check_instruction("max.w", lambda rs, rt: max(s32(rs), s32(rt)))
     check_instruction("mac.b", lambda rd, rs, rt: rd + int(split(rs, 8) @ split(rt, 8)))
+    check_instruction("mac.n", lambda rd, rs, rt: rd + int(split(rs, 4) @ split(rt, 4)))
+    check_instruction("add.n", lambda rs, rt: join(split(rs, 4) + split(rt, 4), 4))
     check_instruction("slli.h", lambda rs, sh: join(split(rs, 16) << sh, 16))
     check_instruction("addi", lambda rs, imm: rs + imm)
     check_instruction("lui", lambda imm20: imm20 << 12)

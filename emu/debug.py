@@ -210,13 +210,14 @@ class Session:
 
         i = self.parse_pe(args) if args else self.sel
         regs = [int(v) for v in self.m.regs(i)]
-        pe = self.m._pes[i]  # sat and lfsr: no Machine API for the special registers yet
+        sp = self.m.specials(i)
+        retired = self.m.result().pes[i].retired
         self.say(f"{self.location(i)}  [{self.m.pe_state(i)}]")
         for row in range(0, 16, 4):
             self.say("  " + "  ".join(f"r{k:<2} {signed(regs[k]):>11} {regs[k]:#010x}"
                                       for k in range(row, row + 4)))
-        self.say(f"  sat {int(pe.sat)}  lfsr {int(pe.lfsr):#010x}  retired {int(pe.retired)}  "
-                 f"cycle {self.m.cycle}")
+        self.say(f"  sat {sp['sat']}  lfsr {sp['lfsr']:#010x}  dss {signed(sp['dss'])}  "
+                 f"dds {signed(sp['dds'])}  retired {retired}  cycle {self.m.cycle}")
 
     def cmd_mem(self, args: list[str]) -> None:
         from pearray.emu import memspec

@@ -764,6 +764,17 @@ class Machine:
     def pc(self, pe: int | tuple[int, int]) -> int:
         return int(self._pes[self.pe_index(pe)].pc)
 
+    def specials(self, pe: int | tuple[int, int]) -> dict[str, int]:
+        """PE `pe`'s special registers by their ISA names (isa.toml enum `sreg`), as `mfs`
+        would read them now (uint32; `cycle` is the machine's cycle): a debugger's view of
+        sat, lfsr and the dma2d strides without reaching into the core's structs."""
+        p, m = self._pes[self.pe_index(pe)], self._m
+        fields = {"row": p.row, "col": p.col, "id": p.id, "rows": m.rows, "cols": m.cols,
+                  "cycle": m.cycle, "sat": p.sat, "lfsr": p.lfsr, "dss": p.dma_ss,
+                  "dds": p.dma_ds}
+        names = sorted(self.isa.enums["sreg"].items(), key=lambda kv: kv[1])
+        return {name: int(fields[name]) & 0xFFFF_FFFF for name, _ in names}
+
     @property
     def cycle(self) -> int:
         return int(self._m.cycle)

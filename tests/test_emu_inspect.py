@@ -590,6 +590,58 @@ def test_lockstep_state_at_a_trap_is_exact(rows: int, cols: int) -> None:
     assert res.pes[1].retired < 5000  # the other PEs were stopped mid-loop
 
 
+# ================================================================ special registers
+
+SPECIALS = """
+    mfs r1, id
+    addi r1, r1, -12
+    mts dss, r1         # id - 12: negative on most PEs (signed)
+    li r1, 40
+    mts dds, r1
+    mfs r1, id
+    mts sat, r1         # sat = id != 0
+    li r1, 0x12345
+    mts lfsr, r1
+    mfs r2, row
+    mfs r3, col
+    mfs r4, id
+    mfs r5, rows
+    mfs r6, cols
+    mfs r7, sat
+    mfs r8, lfsr
+    mfs r9, dss
+    mfs r10, dds
+    halt
+"""
+
+
+def test_specials_are_what_mfs_reads() -> None:
+    """Machine.specials(pe) gives every special register of the ISA table by name, at
+    power on (decision power_on) and after a program wrote them: equal to what the
+    program's own `mfs` read, PE by PE."""
+    m = Machine(2, 3, **SMALL)
+    m.load(assemble(SPECIALS))
+    names = sorted(m.isa.enums["sreg"], key=m.isa.enums["sreg"].get)
+    for i in range(m.npes):
+        sp = m.specials(i)
+        assert list(sp) == names
+        assert sp == {"row": i // 3, "col": i % 3, "id": i, "rows": 2, "cols": 3, "cycle": 0,
+                      "sat": 0, "lfsr": 0xACE1ACE1, "dss": 0, "dds": 0}
+    m.step(4)
+    assert m.specials((1, 2))["dss"] == (5 - 12) & 0xFFFF_FFFF  # the mts has retired
+    assert m.specials((1, 2))["cycle"] == m.cycle == 4
+    res = m.run()
+    assert res.status == "halted"
+    for i in range(m.npes):
+        r = [int(v) for v in m.regs(i)]
+        sp = m.specials(i)
+        assert [sp[k] for k in ("row", "col", "id", "rows", "cols", "sat", "lfsr", "dss",
+                                "dds")] == r[2:11]
+        assert sp["sat"] == (i != 0) and sp["dss"] == (i - 12) & 0xFFFF_FFFF
+        assert sp["cycle"] == m.cycle
+    assert m.specials((0, 1)) == m.specials(1)
+
+
 # ================================================================ properties
 
 @settings(deadline=None)

@@ -103,7 +103,8 @@ quit
     assert regs[0].endswith("[ready]")
     assert regs[1].split()[9:12] == ["r3", "42", "0x0000002a"]
     assert regs[2].split()[:3] == ["r4", "-2147483648", "0x80000000"]
-    assert regs[-1].split()[-2:] == ["cycle", "37"]
+    # mfs, bne, recv, lui, ori, sw have retired; the special registers are as at power on
+    assert regs[-1] == "  sat 0  lfsr 0xace1ace1  dss 0  dds 0  retired 6  cycle 37"
     assert after(out, "mem buf:2")[1].split() == ["0x80000000:", "0", "42"]
     assert after(out, "mem lm@0,1:0:2:x32")[1].split() == ["0x00000000:", "0x00000000",
                                                             "0x00000000"]
@@ -276,3 +277,20 @@ def test_include_dirs(tmp_path: Path) -> None:
     run = debug(tmp_path, "continue\nreg\n", "-I", "inc", prog=prog)
     assert run.returncode == 0, run.stderr
     assert after(run.stdout, "reg")[1].split()[3:6] == ["r1", "42", "0x0000002a"]
+
+
+def test_debug_uses_only_the_public_machine_api() -> None:
+    """emu/debug.py and emu/memspec.py read the machine through its public methods
+    (regs, specials, pe_state, word_at, source_line, ...), never its private fields,
+    which change with the core."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "emu"
+    for name in ("debug.py", "memspec.py"):
+        tree = ast.parse((root / name).read_text())
+        private = [(node.lineno, node.attr) for node in ast.walk(tree)
+                   if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                   and not node.attr.startswith("__")
+                   and not (isinstance(node.value, ast.Name) and node.value.id in ("self",
+                                                                                  "cls"))]
+        assert private == [], f"{name}: {private}"

@@ -32,6 +32,25 @@ const char *pe_build_flags(void);
 """
 
 
+def remove_other_builds(built: Path) -> list[Path]:
+    """Delete the core's other builds beside `built`, returning them.  This script
+    writes `_core.cpython-3XY-<platform>.so`, `pip install -e` writes `_core.abi3.so`,
+    and Python imports the first name of EXTENSION_SUFFIXES it finds (the cpython one):
+    a leftover of either shadows or hides the fresh build ("the emulator core is stale")."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    if not built.is_file():  # nothing was built there: leave the others alone
+        return []
+    stem = built.name.split(".", 1)[0]
+    removed = []
+    for suffix in EXTENSION_SUFFIXES:
+        other = built.parent / (stem + suffix)
+        if other.name != built.name and (other.exists() or other.is_symlink()):
+            other.unlink()
+            removed.append(other)
+    return removed
+
+
 def cdef_text() -> str:
     """The declarations of core.h between its cdef markers, for cffi."""
     text = (HERE / "core.h").read_text()
@@ -56,3 +75,6 @@ if __name__ == "__main__":  # a source-tree build, for development: puts _core*.
     tmp = target.with_suffix(".tmp")
     shutil.copy(built, tmp)
     os.replace(tmp, target)  # a new file: a process that has the old one loaded keeps it
+    for other in remove_other_builds(target):
+        print(f"removed {other} (another build of the core, which would shadow or hide "
+              f"{target.name})", file=sys.stderr)

@@ -226,6 +226,66 @@ def test_step_waits_with_patience(tmp_path: Path) -> None:
                          "`continue` runs on")
 
 
+# Waits of every kind, timed by hand (decisions neighbours and sync): a word sent in
+# cycle t can be received in t+1, and a register emptied in t can be sent into in t+1.
+WAITS = """\
+        mfs r1, col             # cycle 0
+        bne r1, r0, right       # 1
+left:   addi r2, r0, 7          # (0,0) 2
+        send e, r2              # 3: into (0,1)'s input register w
+        send e, r2              # blocked 4..14 (w full until the recv of 14); sends in 15
+        sync                    # waits 16..23; the barrier completes in 24
+        halt                    # 25
+right:  addi r5, r0, 10         # (0,1) 2
+        loop r5, 1f             # 3
+        nop                     # 4..13
+1:      recv r3, w              # 14: the first word
+        recv r4, w              # blocked in 15 (the word sent in 15); takes it in 16
+        addi r5, r0, 5          # 17
+        loop r5, 2f             # 18
+        nop                     # 19..23
+2:      sync                    # 24: the last to arrive, no wait
+        halt                    # 25
+"""
+
+
+def test_stepping_a_wait_shows_it(tmp_path: Path) -> None:
+    """One `step` over a send, recv or sync that waits (many cycles, each a traced call
+    of its own, some made while another PE was selected) prints the instruction's record
+    with the whole wait."""
+    script = "step 5\npe 0,1\nstep\npe 0,0\nstep\nquit\n"
+    run = debug(tmp_path, script, prog=WAITS)
+    assert run.returncode == 1, run.stderr  # quit before the end
+    lines = after(run.stdout, "step 5")
+    assert [line.split()[1] for line in lines[:5]] == ["0", "1", "2", "3", "15"]
+    assert lines[3].endswith("-> send to e: 0x7")  # no wait
+    assert lines[4].endswith("-> send to e: 0x7; stalled send 11")
+    out = run.stdout.splitlines()
+    steps = [k + 1 for k, line in enumerate(out) if line == "(pearray) step"]
+    # (0,1) took the first word in 14 and waits for the second since 15
+    assert out[steps[0]].split()[:2] == ["cycle", "16"]
+    assert out[steps[0]].endswith("-> r4=7 (0x00000007); recv from w: 0x7; stalled recv 1")
+    assert out[steps[1]].split()[:2] == ["cycle", "24"]
+    assert out[steps[1]].endswith("completes in 24   -> stalled sync 8")
+
+
+def test_machine_steps_of_one_cycle_keep_a_wait_in_one_record() -> None:
+    """The same waits through Machine.step(1, trace=...) alone: the record of each waiting
+    instruction carries every stall cycle, whichever call it retired in."""
+    from pearray.asm import assemble
+    from pearray.emu.machine import Machine
+
+    m = Machine(1, 2)
+    m.load(assemble(WAITS))
+    recs = []
+    while m.step(1, trace=recs.append).status == "paused":
+        pass
+    assert m.cycle == 26
+    waited = [(r.pe, r.cycle, r.stalls) for r in recs if r.stalls]
+    assert waited == [((0, 0), 15, {"send": 11}), ((0, 1), 16, {"recv": 1}),
+                      ((0, 0), 24, {"sync": 8})]
+
+
 def test_a_terminal_gets_a_prompt(tmp_path: Path) -> None:
     src = tmp_path / "dbg.s"
     src.write_text(PROG)

@@ -125,7 +125,8 @@ def run_command(args: argparse.Namespace) -> int:
         dumps = [memspec.parse_dump(machine, spec) for spec in args.dump]
     except memspec.SpecError as exc:
         raise UsageError(f"{option} {exc}") from None
-    inputs = input_paths(args.program, *program.files, *program.includes)
+    inputs = input_paths(args.program, *program.files, *program.includes,
+                         *(memspec.load_path(spec) for spec in args.load))
     if args.trace and args.timeline and args.trace != "-" and \
             os.path.realpath(args.trace) == os.path.realpath(args.timeline):
         raise UsageError(f"--trace and --timeline are the same file {args.trace}")

@@ -15,9 +15,9 @@ mistake is a `SpecError` whose message names the spec and what is wrong.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -192,20 +192,29 @@ def render(dump: Dump, values: list[int]) -> str:
 
 def file_bytes(path: str) -> bytes:
     """What `--load` places from a file: a .npy array's raw little-endian bytes (C order),
-    any other file's bytes as they are."""
+    any other file's bytes as they are.  Read as every command reads an input
+    (pearray.files.read_input): a FIFO, device or folder is refused, not waited on."""
+    from pearray.files import OutputError, read_input
+
     try:
-        if path.endswith(".npy"):
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (ValueError, EOFError) as exc:
-                raise SpecError(f"{path}: not a numeric .npy array ({exc})") from None
-            if arr.dtype.kind not in "biuf":
-                raise SpecError(f"{path}: .npy of dtype {arr.dtype}: only bool, int, uint and "
-                                "float arrays can be loaded")
-            return np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes()
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
+        blob = read_input(path, "file")
+    except OutputError as exc:
+        raise SpecError(str(exc)) from None
+    if not path.endswith(".npy"):
+        return blob
+    try:
+        arr = np.load(io.BytesIO(blob), allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise SpecError(f"{path}: not a numeric .npy array ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise SpecError(f"{path}: .npy of dtype {arr.dtype}: only bool, int, uint and "
+                        "float arrays can be loaded")
+    return np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes()
+
+
+def load_path(spec: str) -> str:
+    """The file a `PLACE=FILE` spec reads (an input the run's outputs must not replace)."""
+    return spec.partition("=")[2]
 
 
 def load(machine: Any, spec: str) -> tuple[Place, int]:

@@ -2,7 +2,7 @@
 
 Exit codes (ARCH.md §7: 0 halted, 1 trap, 2 bad assembly or usage), the --json keys of
 §7, the --trace file, and what bad files, bad options, an output onto an input, Ctrl-C
-and SIGKILL leave behind.
+and SIGKILL leave behind; --timeline goes through the same output policy as --trace.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ PEARRAY = Path(sys.executable).parent / "pearray"
 CAUSES = {"illegal", "misaligned", "out_of_range", "edge", "loop_depth", "cycle_limit",
           "deadlock"}
 LOOP = "l: addi r1, r1, 1\n   j l\n"
+OUTPUTS = ["--trace", "--timeline"]
 
 
 def pearray(*args: object, cwd: Path | None = None, timeout: float = 60
@@ -143,19 +144,61 @@ def test_trace_file_has_one_line_per_retired_instruction(dot: Path, tmp_path: Pa
     assert {p.name for p in tmp_path.iterdir()} == {"dot.s", "trace.jsonl"}
 
 
-def test_trace_never_replaces_an_input(dot: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", OUTPUTS)
+def test_trace_never_replaces_an_input(dot: Path, tmp_path: Path, option: str) -> None:
     before = dot.read_bytes()
     os.symlink(dot, tmp_path / "alias")
     os.link(dot, tmp_path / "hard")
     for target in (dot, tmp_path / "alias", tmp_path / "hard", tmp_path / "." / "dot.s"):
-        p = pearray("run", dot, "--trace", target)
+        p = pearray("run", dot, option, target)
         assert p.returncode == 2 and "is the input" in p.stderr, p.stderr
         assert dot.read_bytes() == before and (tmp_path / "alias").is_symlink()
     assert {p.name for p in tmp_path.iterdir()} == {"dot.s", "alias", "hard"}
 
 
-def test_trace_onto_a_folder_fifo_or_device_is_a_usage_error(dot: Path,
-                                                             tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", OUTPUTS)
+def test_outputs_never_replace_a_loaded_file(dot: Path, tmp_path: Path, option: str) -> None:
+    """A --load file is an input too."""
+    (tmp_path / "w.raw").write_bytes(b"\1\2\3\4")
+    p = pearray("run", dot, "--load", "gm:0x100=w.raw", option, "w.raw", cwd=tmp_path)
+    assert p.returncode == 2 and "is the input w.raw" in p.stderr, p.stderr
+    assert (tmp_path / "w.raw").read_bytes() == b"\1\2\3\4"
+
+
+def test_trace_and_timeline_name_two_files(dot: Path, tmp_path: Path) -> None:
+    os.symlink("t.json", tmp_path / "alias.json")
+    for args in (["--trace", "t.json", "--timeline", "t.json"],
+                 ["--trace", "t.json", "--timeline", "alias.json"],
+                 ["--timeline", "-"]):
+        p = pearray("run", dot, *args, cwd=tmp_path)
+        assert p.returncode == 2 and p.stdout == "", p.stderr
+        assert "same file" in p.stderr or "needs a file name" in p.stderr, p.stderr
+        no_traceback(p)
+    assert {p.name for p in tmp_path.iterdir()} == {"dot.s", "alias.json"}
+
+
+def test_load_from_a_folder_fifo_or_device_is_a_usage_error(dot: Path,
+                                                            tmp_path: Path) -> None:
+    """Read as every input is: refused at once, never waited on (a FIFO with no writer)
+    or read without end (a device)."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    sources = ["fifo", "dir"]
+    try:
+        os.mknod(tmp_path / "zero", 0o666 | stat.S_IFCHR, os.makedev(1, 5))  # a /dev/zero
+        sources.append("zero")
+    except PermissionError:
+        pass
+    for name in sources:
+        p = pearray("run", dot, "--load", f"gm:0={name}", cwd=tmp_path, timeout=30)
+        assert p.returncode == 2 and "not a regular file" in p.stderr, p.stderr
+        assert p.stderr.startswith("pearray: error: --load ")
+        no_traceback(p)
+
+
+@pytest.mark.parametrize("option", OUTPUTS)
+def test_trace_onto_a_folder_fifo_or_device_is_a_usage_error(dot: Path, tmp_path: Path,
+                                                             option: str) -> None:
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "dir").mkdir()
     targets = [tmp_path / "dir", tmp_path / "fifo"]
@@ -165,7 +208,7 @@ def test_trace_onto_a_folder_fifo_or_device_is_a_usage_error(dot: Path,
     except PermissionError:
         pass
     for target in targets:
-        p = pearray("run", dot, "--trace", target, timeout=30)
+        p = pearray("run", dot, option, target, timeout=30)
         assert p.returncode == 2 and "not a regular file" in p.stderr, p.stderr
         no_traceback(p)
     assert (tmp_path / "fifo").is_fifo()
@@ -174,22 +217,27 @@ def test_trace_onto_a_folder_fifo_or_device_is_a_usage_error(dot: Path,
         t.name for t in targets[2:]}
 
 
-def test_trace_is_written_through_a_symlink(dot: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option, start", [("--trace", '{"cycle"'),
+                                           ("--timeline", '{"traceEvents"')])
+def test_trace_is_written_through_a_symlink(dot: Path, tmp_path: Path, option: str,
+                                            start: str) -> None:
     (tmp_path / "real.jsonl").write_text("old\n")
     os.symlink("real.jsonl", tmp_path / "link.jsonl")
-    p = pearray("run", dot, "--trace", tmp_path / "link.jsonl")
+    p = pearray("run", dot, option, tmp_path / "link.jsonl")
     assert p.returncode == 0
     assert (tmp_path / "link.jsonl").is_symlink()
-    assert (tmp_path / "real.jsonl").read_text().startswith('{"cycle"')
+    assert (tmp_path / "real.jsonl").read_text().startswith(start)
 
 
+@pytest.mark.parametrize("option", OUTPUTS)
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9),
                                        (signal.SIGTERM, -15)])
-def test_an_interrupted_trace_run_leaves_nothing(tmp_path: Path, sig: int, code: int) -> None:
-    """Ctrl-C exits 130; SIGKILL and SIGTERM end the run; none leaves a trace file or a
-    temporary behind (the trace has no name until the run ends)."""
+def test_an_interrupted_trace_run_leaves_nothing(tmp_path: Path, sig: int, code: int,
+                                                 option: str) -> None:
+    """Ctrl-C exits 130; SIGKILL and SIGTERM end the run; none leaves a trace (or
+    timeline) file or a temporary behind (the file has no name until the run ends)."""
     (tmp_path / "loop.s").write_text(LOOP)
-    proc = subprocess.Popen([str(PEARRAY), "run", "loop.s", "--trace", "t.jsonl"],
+    proc = subprocess.Popen([str(PEARRAY), "run", "loop.s", option, "t.jsonl"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(2.0)  # imports, assembly, and a good part of a trace written
     assert proc.poll() is None

@@ -316,7 +316,7 @@ def test_load_before_the_session(tmp_path: Path) -> None:
     run = debug(tmp_path, "mem buf:2\n", "--load", "buf=w.raw")
     assert after(run.stdout, "mem buf:2")[1].split() == ["0x80000000:", "1", "2"]
     run = debug(tmp_path, "", "--load", "buf=nope.raw")
-    assert run.returncode == 2 and "--load cannot read nope.raw" in run.stderr
+    assert run.returncode == 2 and "--load cannot read file nope.raw" in run.stderr
 
 
 def test_step_shows_loads_stores_and_sends(tmp_path: Path) -> None:

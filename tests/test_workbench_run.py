@@ -120,7 +120,8 @@ def test_bad_dump_specs_exit_2_with_a_clear_message(prog: Path, spec: str, messa
 
 def test_bad_specs_through_the_installed_command(prog: Path) -> None:
     for option, spec, message in (("--dump", "gm:0:4:f64", "format 'f64' is not one of"),
-                                  ("--load", "gm:0=missing.bin", "cannot read missing.bin")):
+                                  ("--load", "gm:0=missing.bin",
+                                   "cannot read file missing.bin")):
         run = pearray("run", prog, option, spec, cwd=prog.parent)
         assert run.returncode == 2
         assert run.stderr.startswith(f"pearray: error: {option} ") and message in run.stderr
@@ -175,8 +176,8 @@ def test_load_a_2d_array_in_c_order(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("gm:0=missing.bin", "cannot read missing.bin"),
-    ("gm:0=.", "cannot read ."),
+    ("gm:0=missing.bin", "cannot read file missing.bin: No such file"),
+    ("gm:0=.", "file . is a directory, not a regular file"),
     ("gm:0=obj.npy", "not a numeric .npy array"),
     ("gm:0=bad.npy", "not a numeric .npy array"),
     ("gm:0xfffffe=w.raw", "4 bytes from 0x80fffffe run past the end of GM"),

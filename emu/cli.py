@@ -160,6 +160,8 @@ def run_command(args: argparse.Namespace) -> int:
             tl_out.write((json.dumps(timeline.to_chrome(), separators=(",", ":"))
                           + "\n").encode())
             tl_out.commit()
+    except BrokenPipeError:  # `--trace - | head`: the reader has had enough (exit 0)
+        raise
     except OSError as exc:  # an output could not be written (a full disk, ...)
         raise UsageError(f"cannot write {failed}: {exc.strerror}") from None
     finally:  # an error or Ctrl-C: no output file at all (a no-op once committed)

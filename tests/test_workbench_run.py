@@ -214,6 +214,27 @@ def test_trace_to_a_file_and_to_stdout(prog: Path) -> None:
     assert sorted(p.name for p in prog.parent.iterdir()) == ["prog.s", "t.jsonl"]
 
 
+def test_trace_to_stdout_read_in_part(tmp_path: Path) -> None:
+    """`pearray run --trace - | head -1`: the reader leaves early; the command ends
+    quietly (exit 0, as on any broken pipe) and writes no timeline of a cut-short run."""
+    import subprocess
+
+    from workbench_helpers import PEARRAY
+
+    (tmp_path / "loop.s").write_text("        li r2, 200000\n        loop r2, 1f\n"
+                                     "        addi r1, r1, 1\n1:      halt\n")
+    proc = subprocess.Popen([str(PEARRAY), "run", "loop.s", "--rows", "1", "--cols", "1",
+                             "--trace", "-", "--timeline", "tl.json"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert (first["pe"], first["pc"], first["line"]) == ([0, 0], 0, 1) and err == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.s"]
+
+
 def test_exit_codes_and_trap_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.s"
     bad.write_text("        addi r1, r0, 99999\n")

@@ -258,7 +258,10 @@ class ConvPlan:
         bias[:, :kf] = b.reshape(ng, kf)
         parts = [(bias.reshape(ng, self.tpg, self.t) & 0xFFFFFFFF).astype(np.uint32)]
         for p in self.passes:
-            vals = wf[:, :, p.dy0:p.dy1, :, p.c0:p.c1].reshape(ng, kp, -1)
+            vals = wf[:, :, p.dy0:p.dy1, :, p.c0:p.c1]
+            run = _run_chans(p.c1 - p.c0, lay.bits)  # a run's bytes: zero weights after
+            vals = np.concatenate([vals, np.zeros(vals.shape[:-1] + (run - vals.shape[-1],),
+                                                  np.int64)], axis=-1).reshape(ng, kp, -1)
             words = pack_lanes(vals, lay.bits)
             words = np.concatenate([words, np.zeros(words.shape[:2] + (p.words - words.shape[2],),
                                                     np.uint32)], axis=2)
@@ -273,7 +276,7 @@ class ConvPlan:
             raise ValueError("weights and scratch must be word aligned")
         if self.scratch_bytes and not scratch_addr:
             raise ValueError(f"this plan needs {self.scratch_bytes} bytes of scratch")
-        b, ob = lay.bits // 8, lay.out_bits // 8
+        ib, ob = lay.bits, lay.out_bits  # bits: channel offsets below are on whole bytes
         sy, sx = lay.stride
         pt, pl, _, _ = lay.pad
         lm = self.lm_layout()
@@ -289,8 +292,9 @@ class ConvPlan:
             self.npix, wo, ho, inb,
             sx * x.ps, sy * x.rs - wo * sx * x.ps, x.image_stride - ho * sy * x.rs,
             outb, y.ps, y.rs - wo * y.ps, y.image_stride - ho * y.rs,
-            self.tpg, self.cf * b, self.kf * ob - self.tpg * self.t * ob, self.t * ob,
-            self.nbt, -(-self.kl // 4), (1 << 16) | self.t * ob, (1 << 16) | self.kl * ob,
+            self.tpg, self.cf * ib // 8, (self.kf - self.tpg * self.t) * ob // 8,
+            self.t * ob // 8, self.nbt, -(-self.kl // 4), (1 << 16) | self.t * ob // 8,
+            (1 << 16) | _nbytes(self.kl, ob),
             blob, len(self.passes), lay.epilogue,
             splat(lay.clip if lay.clip is not None else 0, lay.out_bits),
             lm["wb0"], lm["wb1"], lm["f0"], lm["f0"] ^ lm["f1"], lm["psoff"], lm["roff"], t4b,
@@ -301,21 +305,21 @@ class ConvPlan:
         woff = t4b
         merged = x.c == x.c_total and self.ng == 1
         for i, p in enumerate(self.passes):
-            cc = p.c1 - p.c0
+            cc = _nbytes(p.c1 - p.c0, ib)  # bytes of a run of the pass's channels
             ndy = p.dy1 - p.dy0
-            if merged and cc == self.cf:  # whole pixels: ndy rows of kw pixels, one dma2d
+            if merged and p.c1 - p.c0 == self.cf:  # whole pixels: ndy rows of kw pixels
                 nf, shape, dss, dds = 1, (ndy << 16) | lay.kw * x.ps, x.rs, lay.kw * x.ps
                 sstep, dstep = 0, 0
             elif lay.kw == 1:  # one run a row
-                nf, shape, dss, dds = 1, (ndy << 16) | cc * b, x.rs, cc * b
+                nf, shape, dss, dds = 1, (ndy << 16) | cc, x.rs, cc
                 sstep, dstep = 0, 0
             else:  # a dma2d a kernel row: kw runs of the channel range
-                nf, shape, dss, dds = ndy, (lay.kw << 16) | cc * b, x.ps, cc * b
-                sstep, dstep = x.rs, lay.kw * cc * b
+                nf, shape, dss, dds = ndy, (lay.kw << 16) | cc, x.ps, cc
+                sstep, dstep = x.rs, lay.kw * cc
             prec[i] = [
                 p.words, 0 if i == 0 else woff, 16 * p.words, t4b if i == 0 else 0,
-                0 if i == 0 else t4b, p.dy0 * x.rs + p.c0 * b, nf - 1, shape, sstep, dstep,
-                dss, dds,
+                0 if i == 0 else t4b, p.dy0 * x.rs + p.c0 * ib // 8, nf - 1, shape, sstep,
+                dstep, dss, dds,
             ]
             woff += 16 * self.nbt * p.words
         start, count = self.ranges()
@@ -327,8 +331,8 @@ class ConvPlan:
         rec[:, 0] = count
         rec[:, 1] = sub
         rec[:, 2] = weights_addr + t * blob
-        rec[:, 3] = g * self.cf * b
-        rec[:, 4] = (g * self.kf + sub * self.t) * ob
+        rec[:, 3] = g * self.cf * ib // 8
+        rec[:, 4] = (g * self.kf + sub * self.t) * ob // 8
         rec[:, 5] = pix
         rec[:, 6] = wo - ox
         rec[:, 7] = ho - oy
@@ -384,8 +388,20 @@ def lm_layout(lm_free: int, nbt: int, max_r: int, sums: bool, dbw: bool) -> dict
             "end": f0 + 2 * fsize}
 
 
+def _nbytes(channels: int, bits: int) -> int:
+    """Bytes of a run of channels: whole bytes (at 4 bits an odd run ends in a spare
+    nibble, docs/network.md section 1)."""
+    return -(-channels * bits // 8)
+
+
+def _run_chans(channels: int, bits: int) -> int:
+    """Lanes of a run of channels in a field: its whole bytes' worth.  The weights of the
+    spare lanes are zero, so whatever a spare nibble holds adds nothing."""
+    return _nbytes(channels, bits) * 8 // bits
+
+
 def _field_words(ndy: int, kw: int, cc: int, bits: int) -> int:
-    return -(-ndy * kw * cc * bits // 32)
+    return -(-ndy * kw * _run_chans(cc, bits) * bits // 32)
 
 
 def _pass_splits(lay: ConvLayer, cf: int):
@@ -402,7 +418,7 @@ def _pass_splits(lay: ConvLayer, cf: int):
                for d in range(0, lay.kh, ndy)]
     last = cf
     for parts in range(2, cf + 1):
-        cc = -(-cf // parts)
+        cc = _run_chans(-(-cf // parts), lay.bits)  # ranges start on whole bytes
         if cc == last or lay.kh * -(-cf // cc) > MAXPASS:
             continue
         last = cc
@@ -413,15 +429,14 @@ def _pass_splits(lay: ConvLayer, cf: int):
 
 def _merge(lay: ConvLayer) -> int:
     """How many groups to merge into one with block-diagonal weights: enough that a
-    block of 4 output channels is filled (depthwise: 4 channels a block)."""
-    kg = lay.k // lay.groups
-    if kg >= 4:
-        return 1
-    best = 1
-    for m in range(1, lay.groups + 1):
-        if lay.groups % m == 0 and m * kg <= 4:
-            best = m
-    return best
+    block of 4 output channels is filled (depthwise: 4 channels a block).  Merged
+    groups start on whole bytes of the input and the output (at 4 bits: an even number
+    of channels, else one group of them all)."""
+    kg, cg = lay.k // lay.groups, lay.c // lay.groups
+    ok = [m for m in range(1, lay.groups + 1) if lay.groups % m == 0 and (
+        m == lay.groups or (m * cg * lay.bits % 8 == 0 and m * kg * lay.out_bits % 8 == 0))]
+    fill = [m for m in ok if m * kg <= 4]
+    return max(fill) if kg < 4 and fill else min(ok)
 
 
 _symbols_checked = False
@@ -446,6 +461,8 @@ def _epilogue_cycles(lay: ConvLayer) -> int:
     """Cycles of the epilogue of a block of 4 channels (width.inc's REQUANT4)."""
     clamps = int(bool(lay.relu)) + int(lay.clip is not None)
     stoch = lay.shift is not None and lay.rounding == "stochastic"
+    if lay.out_bits == 4:
+        return (6 if stoch else 2) + 2 + clamps + 2
     if lay.out_bits == 8:
         return (6 if stoch else 2) + 1 + clamps + 1
     if lay.out_bits == 16:
@@ -552,7 +569,7 @@ def plan_conv(layer: ConvLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
             if tried > 2:
                 break
         max_r = max(p.words for p in passes)
-        piece = max((p.c1 - p.c0) * lay.bits // 8 * lay.kw for p in passes)
+        piece = max(_nbytes(p.c1 - p.c0, lay.bits) * lay.kw for p in passes)
         if piece > 0xFFFF:
             continue
         sums = len(passes) > 1

@@ -7,7 +7,7 @@
 # writing y into its place.  Fully connected layers are 1x1 convs; groups are channel
 # ranges of the field and of the output.  The layer reaches the kernel as a
 # descriptor in GM (r1; built by kernels/conv.py): nothing per layer is in this text.
-# Assembled per input width (IN8/16/32), output width (OUT8/16/32) and variant (STOCH,
+# Assembled per input width (IN4/8/16/32), output width (OUT4/8/16/32) and variant (STOCH,
 # RELU, CLIP): see width.inc.
 #
 # Work: units are (tile, image, pixel) in that order; a tile is up to T output channels

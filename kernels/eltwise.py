@@ -122,7 +122,7 @@ class EltwisePlan:
             a.ps, a.rs - wo * a.ps, a.image_stride - ho * a.rs,
             b.ps, b.rs - wo * b.ps, b.image_stride - ho * b.rs,
             y.ps, y.rs - wo * y.ps, y.image_stride - ho * y.rs,
-            a.c * a.bits // 8, lm["cw"], y.c * y.bits // 8, lm["yw"], seg,
+            -(-a.c * a.bits // 8), lm["cw"], -(-y.c * y.bits // 8), lm["yw"], seg,
             lay.sa, lay.sb, LOOP_SAT if lay.saturating_add else lay.shift,
             splat(lay.clip if lay.clip is not None else 0, lay.out_bits),
             lm["a0"], lm["a0"] + lm["set"], lm["b0"], lm["b0"] + lm["set"], lm["y0"],
@@ -151,6 +151,8 @@ class EltwisePlan:
 def _lm_layout(lm_free: int, lay: EltwiseLayer, c: int, seg: int) -> dict[str, int]:
     """eltwise.s's LM: two sets of (a, b, results) buffers of seg pixels."""
     cw = -(-c * lay.bits // 32)
+    if lay.bits == 32 and lay.out_bits == 4:  # two words a turn of the loop (a byte out)
+        cw += cw % 2
     yw = cw * (32 // lay.bits) * lay.out_bits // 8
     asize = 4 * cw * seg
     bsize = 0 if lay.one else asize
@@ -179,7 +181,7 @@ def plan_eltwise(layer: EltwiseLayer, a: Place, b: Place | None, y: Place, rows:
         if (p.n, p.c, p.h, p.w) != (a.n, a.c, a.h, a.w):
             raise ValueError(f"place {name} is {p.n}x{p.c}x{p.h}x{p.w}, a is "
                              f"{a.n}x{a.c}x{a.h}x{a.w}")
-    lanes = 32 // lay.bits
+    lanes = max(32 // lay.bits, 8 // lay.out_bits)  # slices: whole words in, bytes out
     free = params["lm_size"]
     # channel slices: as many channels as one pixel's buffers leave room for
     cmax = a.c

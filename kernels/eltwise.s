@@ -5,7 +5,7 @@
 #   convert:  y = clamp(rshr(a << sa, s))                    (ONE = 1)
 # in 32-bit arithmetic (wrapping), rounding half up (STOCH: stochastic), saturated to
 # the output width, then ReLU / clip (RELU, CLIP).  a and b have the same width
-# (IN8/16/32), y may have another (OUT8/16/32).  With every shift 0 and one width,
+# (IN4/8/16/32), y may have another (OUT4/8/16/32).  With every shift 0 and one width,
 # an add is one saturating lane add a word (the descriptor picks that loop).  The
 # layer comes as a descriptor in GM (r1; built by kernels/eltwise.py).
 #
@@ -249,6 +249,7 @@ compute:
     lw r13, H_CW(r0)
     lw r8, V_NC(r0)
     mul.w r13, r13, r8
+    ELT_ITERS r13
     lw r4, H_CLIP(r0)
     lw r5, H_SA(r0)
     lw r6, H_SB(r0)

@@ -31,7 +31,7 @@ ProgramKey = tuple[str, int, int, tuple[tuple[str, int], ...]]
 
 # The lane widths the kernels have an arm for (width.inc's `.rept IN8` ...): a width of
 # the ISA table not listed here is refused rather than assembled with no arm taken.
-KERNEL_BITS = (8, 16, 32)
+KERNEL_BITS = (4, 8, 16, 32)
 
 
 def width_flags(bits: int, prefix: str = "IN", arms: tuple[int, ...] = KERNEL_BITS

@@ -162,8 +162,8 @@ class PoolPlan:
             self.npix, self.wo, self.ho, lay.kh, lay.kw, lay.stride[0], lay.stride[1],
             lay.pad[0], lay.pad[1], x.h, x.w, x.pixel_addr(0, 0, 0), x.ps, x.rs,
             x.image_stride, y.pixel_addr(0, 0, 0), y.ps, y.rs - self.wo * y.ps,
-            y.image_stride - self.ho * y.rs, self.nch, self.cc * b // 8, ccl * b // 8,
-            -(-self.cc * b // 32), -(-ccl * b // 32), self.cc * ob // 8, ccl * ob // 8,
+            y.image_stride - self.ho * y.rs, self.nch, _nbytes(self.cc, b), _nbytes(ccl, b),
+            _words(self.cc, lay), _words(ccl, lay), _nbytes(self.cc, ob), _nbytes(ccl, ob),
             0 if table else ms[0], lm["mtab"], lay.shift, lm["win0"], lm["win1"],
             lm["out0"], lm["out1"], 4 * (HW + RW * pes), len(ms) + 1 if table else 0,
             lm["ones"], x.n,
@@ -179,7 +179,7 @@ class PoolPlan:
         rec[:, 3] = oy
         rec[:, 4] = ox
         rec[:, 5] = (y.pixel_addr(0, 0, 0) + n * y.image_stride + oy * y.rs + ox * y.ps
-                     + ch * (self.cc * ob // 8))
+                     + ch * _nbytes(self.cc, ob))
         words = [h, rec.ravel()]
         if table:
             words.append(np.array([0, *ms], np.int64))  # by count: entry 0 unused
@@ -189,12 +189,30 @@ class PoolPlan:
         return Launch(self.program_key, self.descriptor(), 1, name=name or self.layer.kind)
 
 
+def _nbytes(channels: int, bits: int) -> int:
+    """Bytes of a run of channels (at 4 bits an odd run ends in a spare nibble)."""
+    return -(-channels * bits // 8)
+
+
+def _chunk_unit(lay: PoolLayer) -> int:
+    """Chunks are multiples of this many channels: whole input words, and whole output
+    bytes (at 32 bits in and 4 out, two channels)."""
+    return max(32 // lay.bits, 8 // lay.out_bits)
+
+
+def _words(cc: int, lay: PoolLayer) -> int:
+    """LM words of a chunk's pixel: whole words (pool.s's loop takes a word a turn, at 32
+    bits in and 4 out two words a turn)."""
+    w = -(-cc * lay.bits // 32)
+    return -(-w // 2) * 2 if lay.bits == 32 and lay.out_bits == 4 else w
+
+
 def _lm_layout(lm_free: int, lay: PoolLayer, cc: int) -> dict[str, int]:
     """pool.s's LM: the multiplier table, unit vectors, two windows, two results."""
-    cw = -(-cc * lay.bits // 32)
+    cw = _words(cc, lay)
     mtab = lm_free
     ones = mtab + 4 * (lay.kh * lay.kw + 1 if len(lay.multipliers) > 1 else 0)
-    win0 = ones + 16
+    win0 = ones + 32  # a unit vector a lane: 8 at 4 bits
     wsize = 4 * cw * lay.kh * lay.kw
     out0 = win0 + 2 * wsize
     osize = 4 * -(-cw * (32 // lay.bits) * lay.out_bits // 32)
@@ -221,7 +239,7 @@ def plan_pool(layer: PoolLayer, x: Place, y: Place, rows: int = 4, cols: int = 4
         raise ValueError(f"output place {y.n}x{y.h}x{y.w}, the pooling gives {x.n}x{ho}x{wo}")
     pes = rows * cols
     npix = x.n * ho * wo
-    lanes = 32 // lay.bits
+    lanes = _chunk_unit(lay)
     # channels of a chunk: whole words, as many as LM holds, but enough chunks to
     # give every PE work when there are few pixels
     want = max(1, -(-pes // npix))

@@ -8,7 +8,7 @@
 #   average:  y = sat(rshr(sum x[n, y, x, c] * m[count], s))    (count: valid positions)
 # Global average pooling is average pooling over the whole image.  The layer comes
 # as a descriptor in GM (r1; built by kernels/pool.py).  Assembled per input width
-# (IN8/16/32), output width (OUT8/16/32) and variant AVG (1: average, 0: max).
+# (IN4/8/16/32), output width (OUT4/8/16/32) and variant AVG (1: average, 0: max).
 #
 # Work: units are (channel chunk, image, pixel); each PE walks a balanced contiguous
 # range.  Per unit its DMA engine fetches the clipped window (one dma2d per window
@@ -245,21 +245,7 @@
     dma r12, r3, r11
 1:
 .if AVG                         # unit vectors: a 1 in each lane
-    lw r8, H_ONES(r0)
-    li r9, 1
-    sw r9, 0(r8)
-.if IN8
-    li r9, 0x100
-    sw r9, 4(r8)
-    li r9, 0x10000
-    sw r9, 8(r8)
-    li r9, 0x1000000
-    sw r9, 12(r8)
-.endif
-.if IN16
-    li r9, 0x10000
-    sw r9, 4(r8)
-.endif
+    AVG_ONES
 .endif
     lw r8, R_CH(r0)             # the first unit
     sw r8, V_CH(r0)
@@ -327,6 +313,7 @@ reduce:
     lw r13, V_CWC(r0)
     lw r12, V_NEL(r0)
     slli.w r11, r13, 2          # bytes from one position's word to the next
+    POOL_ITERS r13
     mv r10, r15
 .if AVG
     lw r7, V_MUL(r0)

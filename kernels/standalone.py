@@ -64,14 +64,15 @@ def check_bits(bits: Any, name: str = "bits") -> int:
 
 def pack_lanes(vals: np.ndarray, bits: int) -> np.ndarray:
     """Pack the last axis into uint32 words, lane 0 lowest (as quant.pack), zero lanes
-    padding it to whole words; the other axes kept."""
+    padding it to whole words; the other axes kept.  Shifts and masks, not dtype views,
+    which cannot express 4-bit lanes."""
     lanes = 32 // bits
     n = vals.shape[-1]
-    padded = np.zeros(vals.shape[:-1] + (-(-n // lanes) * lanes,), np.int64)
-    padded[..., :n] = vals
-    dt = {8: "<i1", 16: "<i2", 32: "<i4"}[bits]
-    raw = np.ascontiguousarray(padded.astype(dt))
-    return raw.view("<u4").reshape(vals.shape[:-1] + (-1,))
+    padded = np.zeros(vals.shape[:-1] + (-(-n // lanes) * lanes,), np.uint64)
+    padded[..., :n] = np.asarray(vals, np.int64).astype(np.uint64) & np.uint64((1 << bits) - 1)
+    lanes_of = padded.reshape(vals.shape[:-1] + (-1, lanes))
+    shifts = (np.arange(lanes, dtype=np.uint64) * np.uint64(bits))
+    return np.bitwise_or.reduce(lanes_of << shifts, axis=-1).astype(np.uint32)
 
 
 def splat(value: int, bits: int) -> int:

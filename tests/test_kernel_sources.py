@@ -31,11 +31,11 @@ def test_a_key_without_a_width_arm_is_refused_by_name(kernel) -> None:
     _assemble(kernel, flags)
     with pytest.raises(AsmError) as info:
         _assemble(kernel, {**flags, "IN8": 0})
-    assert "assertion failed: width.inc: exactly one of IN8, IN16, IN32 must be 1" in \
+    assert "assertion failed: width.inc: exactly one of IN4, IN8, IN16, IN32 must be 1" in \
         info.value.render()
     with pytest.raises(AsmError) as info:
         _assemble(kernel, {**flags, "OUT16": 1})
-    assert "exactly one of OUT8, OUT16, OUT32 must be 1" in info.value.render()
+    assert "exactly one of OUT4, OUT8, OUT16, OUT32 must be 1" in info.value.render()
 
 
 @pytest.mark.parametrize("kernel", sorted(VARIANTS))
@@ -46,7 +46,7 @@ def test_the_lm_map_starts_at_lm_base_and_fits(kernel) -> None:
     assert not re.search(r"^\s*\.rept\s+[^\d\s]", text, re.M)  # flags take .if, not .rept
 
 
-@pytest.mark.parametrize("bits, g", [(8, "b"), (16, "h"), (32, "w")])
+@pytest.mark.parametrize("bits, g", [(4, "n"), (8, "b"), (16, "h"), (32, "w")])
 def test_the_input_width_takes_one_arm(bits, g) -> None:
     flags = {**width_flags(bits, "IN"), **width_flags(8, "OUT"), **VARIANTS["conv"]}
     text = disassemble(_assemble("conv", flags))

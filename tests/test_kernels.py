@@ -20,7 +20,7 @@ from pearray import kernels
 from pearray.kernels.conv import ConvLayer, plan_conv
 from pearray.kernels.place import Place
 
-WIDTHS = (8, 16, 32)
+WIDTHS = (4, 8, 16, 32)
 ARRAYS = ((1, 1), (2, 2), (4, 4), (2, 3), (3, 1))
 # A kernel run costs milliseconds: afford 4x the "ci" profile's examples (never fewer
 # than the loaded profile asks for, so "thorough" stays thorough).
@@ -164,19 +164,19 @@ def test_conv2d_width_extremes(bits: int, array: tuple[int, int], xv: object,
     np.testing.assert_array_equal(res.y, ref.requant(acc, bits - 1, bits))
 
 
-@pytest.mark.parametrize("bits, out_bits", [(8, 16), (8, 32), (16, 8), (32, 8), (32, 16)])
+@pytest.mark.parametrize("bits, out_bits", [(b, o) for b in WIDTHS for o in WIDTHS if b != o])
 def test_conv2d_output_width_differs(bits: int, out_bits: int) -> None:
     """The next layer's width: every in/out pair, odd channel counts, batch of 2."""
     rng = np.random.default_rng(bits * 100 + out_bits)
     x = rng.integers(*ref.lim(bits), (2, 5, 7, 6), endpoint=True)
     w = rng.integers(*ref.lim(bits), (7, 5, 3, 3), endpoint=True)
     b = rng.integers(-1000, 1000, 7)
-    shift = max(0, bits + 4 - out_bits)
+    shift = min(31, max(0, bits + 4 - out_bits))
     res = conv2d(x, w, b, stride=(1, 2), pad=(2, 0, 1, 1), bits=bits,
                          out_bits=out_bits, out_shift=shift, relu=True, rows=2, cols=3)
     want = ref.requant(ref.conv(x, w, b, (1, 2), (2, 0, 1, 1)), shift, out_bits, True)
     np.testing.assert_array_equal(res.y, want)
-    assert res.y.dtype == {8: np.int8, 16: np.int16, 32: np.int32}[out_bits]
+    assert res.y.dtype == {4: np.int8, 8: np.int8, 16: np.int16, 32: np.int32}[out_bits]
 
 
 @pytest.mark.parametrize("groups, cg, kg", [(6, 1, 1), (8, 1, 2), (4, 3, 5), (2, 8, 4)])
@@ -394,7 +394,10 @@ BAD: dict[str, Callable[[], object]] = {
     "weights beyond LM": lambda: kernels.conv2d(np.zeros((128, 3, 3), int),
                                                 np.zeros((4, 128, 3, 3), int), bits=32,
                                                 lm_size=512),
-    "conv bits 4": lambda: kernels.conv2d(X, W, bits=4),
+    "conv bits 2": lambda: kernels.conv2d(X, W, bits=2),
+    "x above 4-bit": lambda: kernels.conv2d(_with(X, 8), W, bits=4),
+    "w below 4-bit": lambda: kernels.conv2d(X, _with(W, -9), bits=4),
+    "clip above 4-bit": lambda: kernels.conv2d(X, W, bits=4, out_shift=2, clip=8),
     "conv bits 12": lambda: kernels.conv2d(X, W, bits=12),
     "out_bits 12": lambda: kernels.conv2d(X, W, out_shift=2, out_bits=12),
     "raw out_bits 8": lambda: kernels.conv2d(X, W, out_bits=8),
@@ -421,8 +424,8 @@ BAD: dict[str, Callable[[], object]] = {
         (3, 2, 3, 3), -2**31), bits=32),
     "linear mismatch": lambda: kernels.linear(np.zeros(5, int), np.zeros((3, 4), int),
                                               np.zeros(3, int)),
-    "linear bits 4": lambda: kernels.linear(np.zeros(4, int), np.zeros((3, 4), int),
-                                            np.zeros(3, int), bits=4),
+    "linear bits 64": lambda: kernels.linear(np.zeros(4, int), np.zeros((3, 4), int),
+                                             np.zeros(3, int), bits=64),
     "linear x above 8-bit": lambda: kernels.linear(np.full(4, 200), np.zeros((3, 4), int),
                                                    np.zeros(3, int), bits=8),
     "linear float": lambda: kernels.linear(np.zeros(4), np.zeros((3, 4), int),
@@ -446,8 +449,9 @@ def test_width_flags_follow_the_isa_table_and_refuse_missing_arms() -> None:
     widths = sorted(g.bits for g in load().granules.values())
     flags = width_flags(16, "IS")
     assert flags == {f"IS{b}": int(b == 16) for b in widths}
+    assert width_flags(4, "IN") == {f"IN{b}": int(b == 4) for b in widths}
     with pytest.raises(ValueError, match="no 4-bit arm"):
-        conv2d(X, W, bits=4)
+        width_flags(4, arms=(8, 16, 32))
     assert width_flags(8, "PACK", arms=(8,))["PACK8"] == 1
     with pytest.raises(ValueError, match="no 16-bit arm"):
         width_flags(16, arms=(8, 32))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pearray import kernels
 
-WIDTHS = (8, 16, 32)
+WIDTHS = (4, 8, 16, 32)
 ARRAYS = ((1, 1), (2, 2), (4, 4), (2, 3))
 MANY = settings(max_examples=2 * settings.default.max_examples)
 
@@ -106,9 +106,9 @@ def test_global_avgpool_many_channels(bits: int) -> None:
     rng = np.random.default_rng(bits)
     x = rng.integers(*ref.lim(bits), (2, 300, 7, 7), endpoint=True)
     m, s = kernels.avg_multiplier(49)
-    res = kernels.global_avgpool(x, bits=bits, out_bits=8 if bits == 8 else 16, rows=2,
-                                 cols=3)
-    want = ref.avgpool(x, 7, 7, (1, 1), (0, 0, 0, 0), m, s, 8 if bits == 8 else 16)
+    out_bits = bits if bits <= 8 else 16
+    res = kernels.global_avgpool(x, bits=bits, out_bits=out_bits, rows=2, cols=3)
+    want = ref.avgpool(x, 7, 7, (1, 1), (0, 0, 0, 0), m, s, out_bits)
     np.testing.assert_array_equal(res.y, want)
     assert res.y.shape == (2, 300, 1, 1)
 
@@ -248,9 +248,11 @@ BAD: dict[str, Callable[[], object]] = {
     "add shapes": lambda: kernels.add(X, X[:1]),
     "add above 8-bit": lambda: kernels.add(X + 200, X, bits=8),
     "add sa 32": lambda: kernels.add(X, X, sa=32),
-    "convert out_bits 4": lambda: kernels.convert(X, out_bits=4),
+    "convert out_bits 2": lambda: kernels.convert(X, out_bits=2),
+    "add above 4-bit": lambda: kernels.add(X + 8, X, bits=4),
+    "maxpool below 4-bit": lambda: kernels.maxpool2d(X - 9, bits=4),
     "add rounding": lambda: kernels.add(X, X, rounding="up"),
-    "requant bits 4": lambda: kernels.requantize(np.zeros(4, int), 2, bits=4),
+    "requant bits 12": lambda: kernels.requantize(np.zeros(4, int), 2, bits=12),
     "requant shift -1": lambda: kernels.requantize(np.zeros(4, int), -1),
     "requant shift 32": lambda: kernels.requantize(np.zeros(4, int), 32),
     "requant above int32": lambda: kernels.requantize(np.array([2**31]), 2),

@@ -91,6 +91,16 @@ class PoolLayer:
             return [int(self.mult)]
         return [int(m) for m in self.mult]
 
+    @property
+    def table(self) -> list[int] | None:
+        """The multipliers by count that pool.s reads from LM, or None for one fixed
+        multiplier (the descriptor's word; 0 there means "by count", so a multiplier of
+        0 goes in a table too)."""
+        ms = self.multipliers
+        if len(ms) > 1:
+            return ms
+        return ms * (self.kh * self.kw) if ms[0] == 0 else None
+
     def out_size(self, h: int, w: int) -> tuple[int, int]:
         pt, pl, pb, pr = self.pad
         sy, sx = self.stride
@@ -154,8 +164,8 @@ class PoolPlan:
         lm = self.lm_layout()
         b, ob = lay.bits, lay.out_bits
         ccl = x.c - (self.nch - 1) * self.cc
-        ms = lay.multipliers
-        table = len(ms) > 1
+        ms = lay.table or lay.multipliers
+        table = lay.table is not None
         pes = self.rows * self.cols
         h = np.zeros(HW, np.int64)
         h[:37] = [
@@ -211,7 +221,7 @@ def _lm_layout(lm_free: int, lay: PoolLayer, cc: int) -> dict[str, int]:
     """pool.s's LM: the multiplier table, unit vectors, two windows, two results."""
     cw = _words(cc, lay)
     mtab = lm_free
-    ones = mtab + 4 * (lay.kh * lay.kw + 1 if len(lay.multipliers) > 1 else 0)
+    ones = mtab + 4 * (lay.kh * lay.kw + 1 if lay.table is not None else 0)
     win0 = ones + 32  # a unit vector a lane: 8 at 4 bits
     wsize = 4 * cw * lay.kh * lay.kw
     out0 = win0 + 2 * wsize

@@ -120,6 +120,18 @@ def test_maxpool_16x16_and_default_2x2() -> None:
     np.testing.assert_array_equal(res.y, ref.maxpool(x[None], 2, 2, (2, 2), (0,) * 4)[0])
 
 
+@pytest.mark.parametrize("bits, out_bits", [(4, 4), (8, 4), (8, 8), (16, 32), (32, 16)])
+def test_avgpool_multiplier_zero(bits: int, out_bits: int) -> None:
+    """A multiplier of 0 gives 0 (the descriptor's 0 means "by count": it goes in a table,
+    one entry a count, instead of reading a table that is not there)."""
+    x = np.random.default_rng(bits).integers(*ref.lim(bits), (2, 5, 4, 5), endpoint=True)
+    res = kernels.avgpool2d(x, kernel=2, stride=2, pad=(1, 0, 0, 1), bits=bits,
+                            out_bits=out_bits, mult=0, shift=3, rows=2, cols=2)
+    np.testing.assert_array_equal(res.y, np.zeros_like(res.y))
+    np.testing.assert_array_equal(res.y, ref.avgpool(x, 2, 2, (2, 2), (1, 0, 0, 1), 0, 3,
+                                                     out_bits))
+
+
 # ----------------------------------------------------------------------------- add / convert
 @st.composite
 def eltwise_cases(draw: st.DrawFn) -> dict:

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--calib", metavar="CAL.npy",
                    help="calibration inputs (default: the inputs, with a warning)")
     p.add_argument("--bits", default="8", metavar="B[,B...]",
-                   help="one width (8, 16, 32) or one per conv/gemm layer in graph order")
+                   help="one width (4, 8, 16, 32) or one per conv/gemm layer in graph order")
     p.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
     p.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
     p.add_argument("--rounding", choices=("nearest", "stochastic"), default="nearest",

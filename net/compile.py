@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from pearray.kernels.launch import KERNEL_BITS
+
 from .graph import macs as node_macs
 from .plan import Plan, Region, layout, lower
 from .quantize import QGraph, QNode
 
-KERNEL_WIDTHS = (8, 16, 32)
+KERNEL_WIDTHS = KERNEL_BITS  # the kernels' width arms (4/8/16/32)
 
 
 class CompileError(ValueError):

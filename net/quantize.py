@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +78,7 @@ class QGraph:
     notes: list[str] = field(default_factory=list)
     amax: dict[str, float] = field(default_factory=dict)
     calibrator: quant.Calibrator | None = field(default=None, repr=False)
+    calibration: Calibration | None = field(default=None, repr=False)
 
     @property
     def input(self) -> QTensor:
@@ -136,33 +137,111 @@ def parse_bits(text: str) -> list[int]:
     return out
 
 
-def quantize(g: Graph, calib: np.ndarray | Iterable[np.ndarray], bits: int | Sequence[int] = 8,
-             *, rounding: str = "nearest", seed: int = 0, method: str = "kl",
-             batch: int = 64) -> QGraph:
-    """Calibrate on ``calib`` (an array of inputs, or an iterable of batches) and choose
-    every format. ``rounding`` is how weights are quantized and results requantised."""
-    if rounding not in quant.rounding.ROUNDINGS:
-        raise ValueError(f"rounding must be one of {quant.rounding.ROUNDINGS}")
-    g = _copy(g)
-    widths = [bits] if isinstance(bits, int | np.integer) else list(bits)
-    if not widths or any(b not in WIDTHS for b in widths):
-        raise ValueError(f"widths are {'/'.join(map(str, WIDTHS))}, got {widths}")
-    tbits = _assign_widths(g, [int(b) for b in widths])
+METHODS = ("kl", "max")  # thresholds of activations and weights
+SPAN = "span"  # a point search reaching the max's position (see point_position)
+
+
+def point_position(x: np.ndarray | quant.AbsHistogram, bits: int, method: str = "kl",
+                   search: int | str = 1) -> int:
+    """A tensor's point position from its threshold (``method``) and the point search.
+
+    ``search`` is ``quant``'s: the positions ``fl0 - search .. fl0`` (coarser than the
+    threshold's ``fl0``) scored by their mean squared error, 0 for none; or ``"span"``:
+    a window either side of ``fl0`` wide enough to reach the position of max|x| (at
+    least one step), clipping allowed, so the search can undo a threshold that clips
+    far too much (KL's with 8 levels at 4 bits) or clip a long tail the max keeps."""
+    if search != SPAN:
+        return quant.point_position(x, bits, method, search=int(search))
+    fl0 = quant.point_position(x, bits, method, search=0)
+    fl_max = quant.point_position(x, bits, "max", search=0)
+    return quant.point_position(x, bits, method, search=max(1, abs(fl0 - fl_max)),
+                                allow_clip=True)
+
+
+@dataclass
+class Calibration:
+    """The float pass over the calibration data (a histogram of every tensor) and the
+    point positions chosen from it, kept so that quantizing the same graph at other
+    widths or with other methods repeats neither (the width search quantizes often)."""
+
+    calibrator: quant.Calibrator
+    positions: dict[tuple, int] = field(default_factory=dict)
+
+    def histogram(self, t: str) -> quant.AbsHistogram:
+        """A tensor's histogram (a conversion ``t@8b`` has its source's values)."""
+        return self.calibrator.histogram(t.split("@")[0])
+
+    def position(self, t: str, bits: int, method: str, search: int | str) -> int:
+        """An activation's point position (from its histogram)."""
+        k = (t.split("@")[0], bits, method, search)
+        if k not in self.positions:
+            self.positions[k] = point_position(self.histogram(t), bits, method, search)
+        return self.positions[k]
+
+    def weight_position(self, n: Node, bits: int, method: str, search: int | str) -> int:
+        """A MAC node's weights' point position (``weight_fl``)."""
+        k = (n.name, "w", bits, method, search)
+        if k not in self.positions:
+            self.positions[k] = weight_fl(n.params["w"], bits, method, search)
+        return self.positions[k]
+
+
+def calibrate(g: Graph, calib: np.ndarray | Iterable[np.ndarray], batch: int = 64
+              ) -> Calibration:
+    """The float pass of ``g`` over ``calib`` (an array of inputs, or batches)."""
     cal = quant.Calibrator()
-    batches = _batches(calib, batch)
-    for xb in batches:
+    for xb in _batches(calib, batch):
         run_float(g, xb, observe=cal.observe)
     if not cal.names:
         raise ValueError("calibration: no inputs")
-    amax = {t: cal.histogram(t).amax for t in cal.names}
+    return Calibration(cal)
+
+
+def quantize(g: Graph, calib: np.ndarray | Iterable[np.ndarray] | None,
+             bits: int | Sequence[int] = 8, *, rounding: str = "nearest", seed: int = 0,
+             method: str = "kl", search: int | str = 1, batch: int = 64,
+             calibration: Calibration | None = None, weight_method: str | None = None
+             ) -> QGraph:
+    """Calibrate on ``calib`` (an array of inputs, or an iterable of batches) and choose
+    every format. ``rounding`` is how weights are quantized and results requantised;
+    ``method`` the thresholds of activations ("kl" or "max") and, unless
+    ``weight_method`` says otherwise, of weights; ``search`` the point search
+    (``point_position``). ``calibration`` (a QGraph's ``.calibration``, of the same graph
+    and data) skips the float pass and reuses its positions."""
+    if rounding not in quant.rounding.ROUNDINGS:
+        raise ValueError(f"rounding must be one of {quant.rounding.ROUNDINGS}")
+    wmethod = method if weight_method is None else weight_method
+    for m in (method, wmethod):
+        if m not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {m!r}")
+    if search != SPAN and (isinstance(search, bool) or not isinstance(search, int | np.integer)
+                           or search < 0):
+        raise ValueError(f"search must be a count of positions or {SPAN!r}, not {search!r}")
+    widths = [bits] if isinstance(bits, int | np.integer) else list(bits)
+    if not widths or any(b not in WIDTHS for b in widths):
+        raise ValueError(f"widths are {'/'.join(map(str, WIDTHS))}, got {widths}")
+    cal = calibration if calibration is not None else calibrate(g, calib, batch)
+    g = _copy(g)
+    tbits = _assign_widths(g, [int(b) for b in widths])
+    amax = {t: cal.histogram(t).amax for t in tbits}
     # an all-zero tensor (a ReLU that never fired on the calibration data) takes the
     # format of the range [-1, 1): any fl holds it, and this one keeps shifts small
-    fl = {t: quant.point_position(cal.histogram(t), tbits[t], method) if amax[t] > 0
+    fl = {t: cal.position(t, tbits[t], method, search) if amax[t] > 0
           else tbits[t] - 1 for t in tbits if t not in _int32_outputs(g)}
     rng = np.random.default_rng(seed)
-    q = _Formats(g, tbits, fl, amax, rounding, rng).solve()
-    q.amax, q.calibrator = amax, cal
+    q = _Formats(g, tbits, fl, amax, rounding, rng,
+                 lambda n, b: cal.weight_position(n, b, wmethod, search)).solve()
+    q.amax, q.calibrator, q.calibration = amax, cal.calibrator, cal
     return q
+
+
+def layer_widths(g: Graph, bits: int | Sequence[int]) -> dict[str, tuple[int, int]]:
+    """(input bits, output bits) of every array node at these widths, conversions
+    included: what the kernels' cycles depend on, without calibrating anything."""
+    widths = [bits] if isinstance(bits, int | np.integer) else list(bits)
+    g = _copy(g)
+    tbits = _assign_widths(g, [int(b) for b in widths])
+    return {n.name: (tbits[n.inputs[0]], tbits[n.output]) for n in g.array_nodes()}
 
 
 def _copy(g: Graph) -> Graph:
@@ -189,6 +268,20 @@ def _int32_outputs(g: Graph) -> set[str]:
     return {n.output for n in g.nodes if n.is_mac and n.output in outs
             and not _array_consumers(g, n.output)
             and not n.attrs.get("relu") and n.attrs.get("clip") is None}
+
+
+def _slices_on_bytes(g: Graph, t: str, bits: int) -> bool:
+    """Whether a concat producing t can hold its inputs as channel slices at `bits`: every
+    slice starts on a whole byte (docs/network.md section 1; at 4 bits an even channel)."""
+    p = g.producer(t)
+    if p is None or p.op != "concat":
+        return True
+    offset = 0
+    for x in p.inputs:
+        if offset * bits % 8:
+            return False
+        offset += as_nchw(g.tensors[x].shape)[1]
+    return True
 
 
 def _assign_widths(g: Graph, widths: list[int]) -> dict[str, int]:
@@ -220,6 +313,10 @@ def _assign_widths(g: Graph, widths: list[int]) -> dict[str, int]:
             bits[t] = default.get(t, widths[0] if widths else 8)
             continue
         first_mac = next((w for c, w in demands if c.is_mac), demands[0][1])
+        if not _slices_on_bytes(g, t, first_mac):
+            g.notes.append(f"{t}: a concat whose {first_mac}-bit slices would start inside a "
+                           "byte is kept at 8 bits (converted for its readers)")
+            first_mac = 8
         bits[t] = first_mac
         for c, want in demands:
             if want != first_mac:
@@ -240,7 +337,8 @@ class _Formats:
     """The fixed point of the formats: fl of every tensor class, fl_w of every layer."""
 
     def __init__(self, g: Graph, bits: dict[str, int], fl: dict[str, int],
-                 amax: dict[str, float], rounding: str, rng: np.random.Generator) -> None:
+                 amax: dict[str, float], rounding: str, rng: np.random.Generator,
+                 wfl: Callable[[Node, int], int] | None = None) -> None:
         self.g, self.bits, self.amax, self.rounding, self.rng = g, bits, amax, rounding, rng
         self.int32 = _int32_outputs(g)
         self.parent = {t: t for t in bits}
@@ -261,7 +359,8 @@ class _Formats:
         self.notes: list[str] = []
         for n in g.array_nodes():
             if n.is_mac:
-                self.fl_w[n.name] = weight_fl(n.params["w"], bits[n.inputs[0]])
+                self.fl_w[n.name] = wfl(n, bits[n.inputs[0]]) if wfl else \
+                    weight_fl(n.params["w"], bits[n.inputs[0]])
 
     def _find(self, t: str) -> str:
         while self.parent[t] != t:
@@ -426,18 +525,18 @@ def _row_blocks(w: np.ndarray) -> list[np.ndarray]:
     return [flat[i:i + step] for i in range(0, len(flat), step)]
 
 
-def weight_fl(w: np.ndarray, bits: int, method: str = "kl") -> int:
+def weight_fl(w: np.ndarray, bits: int, method: str = "kl", search: int | str = 1) -> int:
     """A weight tensor's point position: exact up to EXACT_WEIGHTS values (LeNet's, most
     convs); above, from the streamed histogram (``quant``'s closed-form error of a
     histogram, as for activations), block by block: the exact error costs seconds there."""
     if not np.any(w):
         return 0
     if w.size <= EXACT_WEIGHTS:
-        return quant.point_position(w, bits, method)
+        return point_position(w, bits, method, search)
     h = quant.AbsHistogram(2048)
     for block in _row_blocks(w):
         h.add(block)
-    return quant.point_position(h, bits, method)
+    return point_position(h, bits, method, search)
 
 
 def quantize_weights(w: np.ndarray, bits: int, fl: int, rounding: str,

@@ -255,3 +255,50 @@ def test_lenet_integer_reference_accuracy(bits: int, digits: dict) -> None:
     assert agree >= 0.98
     if bits >= 16:
         assert err <= 0.01
+
+
+# ------------------------------------------------------------------ the quantizer's options
+def test_calibration_is_reused_and_methods_reach_the_weights() -> None:
+    """A QGraph's calibration quantizes the same graph again without the float pass and
+    gives the same formats; the threshold method reaches the weights (weight_method
+    alone too); the point search changes positions as quant's does."""
+    g = onnx_import.from_model(branchy_model())
+    calib = rand((16, 3, 6, 6), 11)
+    for bits in (4, 8, [16, 4, 8, 8]):
+        q = quantize.quantize(g, calib, bits, method="max")
+        again = quantize.quantize(g, None, bits, method="max", calibration=q.calibration)
+        assert {t: (v.bits, v.fl) for t, v in q.tensors.items()} == \
+            {t: (v.bits, v.fl) for t, v in again.tensors.items()}
+        for a, b in zip(q.nodes, again.nodes, strict=True):
+            assert (a.fl_w, a.shift) == (b.fl_w, b.shift)
+            if a.w is not None:
+                assert np.array_equal(a.w, b.w)
+    cal = quantize.calibrate(g, calib)
+    w = next(n for n in g.nodes if n.name == "c1").params["w"]
+    for method in ("kl", "max"):
+        for search in (0, 1, "span"):
+            q = quantize.quantize(g, None, 4, method="kl", weight_method=method, search=search,
+                                  calibration=cal)
+            want = quantize.point_position(w, 4, method, search)
+            assert q.node("c1").fl_w <= want  # lowered only to fit the accumulator
+    # the wide search reaches the max's position: never coarser than it
+    for x in (w, rand((500,), 3) ** 3):
+        fl_max = quant.point_position(x, 4, "max", search=0)
+        assert quantize.point_position(x, 4, "kl", "span") >= fl_max - 1
+    with pytest.raises(ValueError, match="method"):
+        quantize.quantize(g, calib, 8, method="mse")
+    with pytest.raises(ValueError, match="method"):
+        quantize.quantize(g, calib, 8, weight_method="min")
+    with pytest.raises(ValueError, match="search"):
+        quantize.quantize(g, calib, 8, search=-1)
+    with pytest.raises(ValueError, match="search"):
+        quantize.quantize(g, calib, 8, search="wide")
+
+
+def test_layer_widths_without_calibration() -> None:
+    """(bits in, bits out) of every array node, conversions included, as quantize gives."""
+    g = onnx_import.from_model(branchy_model())
+    for bits in (8, [16, 8, 16, 8], [4, 4, 8, 4]):
+        q = quantize.quantize(g, rand((8, 3, 6, 6), 1), bits)
+        assert quantize.layer_widths(g, bits) == {qn.name: (qn.bits_in, qn.bits_out)
+                                                  for qn in q.nodes}

@@ -94,7 +94,7 @@ def networks(draw: st.DrawFn) -> tuple[object, tuple[int, ...], int, int, int]:
     inits["wf"] = (rng.standard_normal((4, c * h * w)) / np.sqrt(c * h * w)).astype(np.float32)
     nodes.append(helper.make_node("Flatten", [cur], ["f"], "flatten"))
     nodes.append(helper.make_node("Gemm", ["f", "wf"], ["y"], "fc", transB=1))
-    bits = draw(st.sampled_from([8, 16, 32]))
+    bits = draw(st.sampled_from([4, 8, 16, 32]))
     rows, cols = draw(st.sampled_from([(4, 4), (1, 1), (2, 3), (3, 5)]))
     return model(nodes, [("x", shape)], ["y"], inits), shape, bits, rows, cols
 

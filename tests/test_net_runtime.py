@@ -58,7 +58,7 @@ def conv_net() -> object:
     return model(nodes, [("x", (3, 3, 6, 7))], ["y"], inits)
 
 
-@pytest.mark.parametrize("bits", [8, 16, 32])
+@pytest.mark.parametrize("bits", [4, 8, 16, 32])
 def test_conv_network_bit_exact(bits: int) -> None:
     _, rep, c = run_both(conv_net(), (3, 3, 6, 7), bits)
     assert [s.name for s in rep.layers] == ["scale", "c0", "c1", "dw", "fc"]  # cat: slices
@@ -69,6 +69,12 @@ def test_mixed_widths_and_small_array() -> None:
     _, rep, c = run_both(conv_net(), (3, 3, 6, 7), [16, 8, 8, 32], rows=2, cols=3)
     assert [(s.name, s.bits, s.out_bits) for s in rep.layers] == [
         ("scale", 16, 16), ("c0", 16, 8), ("c1", 8, 32), ("dw", 8, 32), ("fc", 32, 32)]
+    # 4 bits among them: c0's output, read at 8 by c1 and at 4 by dw, is converted on the
+    # array (an add with one input) for dw
+    _, rep, c = run_both(conv_net(), (3, 3, 6, 7), [4, 8, 4, 16], rows=2, cols=3)
+    assert [(s.name, s.bits, s.out_bits) for s in rep.layers] == [
+        ("scale", 4, 4), ("c0", 4, 8), ("c1", 8, 16), ("convert_a1_4b", 8, 4), ("dw", 4, 16),
+        ("fc", 16, 32)]
 
 
 def test_nested_concat_and_copies() -> None:
@@ -92,3 +98,27 @@ def test_nested_concat_and_copies() -> None:
     assert places["a"].addr == places["ab"].addr == places["y"].addr
     assert places["b"].c_offset == 4 and places["c"].c_offset == 7
     assert places["ab"].pad == (1, 1, 1, 1)  # c2 reads it with padding: the border is there
+
+
+def test_a_4_bit_concat_of_odd_channel_counts() -> None:
+    """At 4 bits a concat's slices must start on whole bytes (even channels): a concat of
+    3 + 5 channels cannot, so it is kept at 8 bits (its reader gets a conversion); 4 + 5
+    can (the last slice may be odd). Either way bit for bit the reference."""
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["a"], "ca", kernel_shape=[1, 1]),
+        helper.make_node("Conv", ["x", "wb"], ["b"], "cb", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Concat", ["a", "b"], ["ab"], "cat", axis=1),
+        helper.make_node("Conv", ["ab", "wc"], ["y"], "cc", kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
+    ]
+    for ca, even in ((3, False), (4, True)):
+        inits = {"wa": rand((ca, 2, 1, 1), 1), "wb": rand((5, 2, 3, 3), 2),
+                 "wc": rand((3, ca + 5, 3, 3), 3, 0.3)}
+        m = model(nodes, [("x", (2, 2, 5, 4))], ["y"], inits)
+        _, rep, c = run_both(m, (2, 2, 5, 4), 4)
+        noted = any("concat" in n and "8 bits" in n for n in c.q.graph.notes)
+        assert noted != even
+        assert c.q.tensors["ab"].bits == (4 if even else 8)
+        places = c.plan.places
+        assert places["a"].addr == places["ab"].addr  # still written in place

@@ -25,15 +25,19 @@ def report() -> dict:
 def test_every_figure_is_present(report: dict) -> None:
     assert report["images"] == IMAGES
     assert 0.5 < report["float_accuracy"] <= 1.0
-    assert {str(b) for b in (8, 16, 32)} <= set(report["model_size"])
+    assert {str(b) for b in (4, 8, 16, 32)} <= set(report["model_size"])
     keys = {"accuracy", "accuracy_loss", "agreement_with_float", "relative_error", "cycles",
             "speedup", "time_saved", "gm_accesses", "gm_access_reduction", "accesses",
-            "access_reduction", "layers", "fl", "cycles_per_image"}
+            "access_reduction", "layers", "fl", "cycles_per_image", "widths", "label",
+            "uniform", "auto", "size_ratio"}
     configs = {(c["bits"], c["rounding"]): c for c in report["configs"]}
-    assert set(configs) == {(b, r) for b in (32, 16, 8) for r in ("nearest", "stochastic")}
-    for c in configs.values():
+    assert set(configs) == {(b, r) for b in (32, 16, 8, 4) for r in ("nearest", "stochastic")}
+    for (b, _), c in configs.items():
         assert keys <= set(c)
         assert set(c["layers"]) == {"conv1", "pool1", "conv2", "pool2", "fc1", "fc2"}
+        assert c["widths"] == [b] * 4 and c["label"] == str(b) and c["uniform"]
+        assert c["size_ratio"] == pytest.approx(report["model_size"][str(b)]["ratio"])
+    assert report["search"] is None  # no --bits auto by default
     for key in ("speedup", "access_reduction", "relative_error_max", "time_saved_max"):
         assert key in report["paper"]
 
@@ -122,10 +126,11 @@ def test_eight_bit_results_equal_the_net_api(report: dict) -> None:
 def test_host_traffic_is_parameters_inputs_and_logits(report: dict) -> None:
     """Nothing moves between the host and the array but the parameter image (once), each
     batch's input and the logits: IMAGES images of 8x8 pixels, one channel, at the
-    input's width, and 10 int32 logits each."""
+    input's width (pixels byte aligned), and 10 int32 logits each."""
     for c in report["configs"]:
         h = c["host"]
-        assert h["input_bytes"] == IMAGES * 64 * c["bits"] // 8
+        # one channel: a pixel is ceil(bits / 8) bytes (at 4 bits, a nibble and a spare)
+        assert h["input_bytes"] == IMAGES * 64 * -(-c["input_bits"] // 8)
         assert h["output_bytes"] == IMAGES * 10 * 4
         assert h["words_written"] == -(-(h["parameter_bytes"] + h["input_bytes"]) // 4)
         assert h["words_read"] == h["output_bytes"] // 4
@@ -134,18 +139,26 @@ def test_host_traffic_is_parameters_inputs_and_logits(report: dict) -> None:
 
 def test_cli_json_and_outputs(tmp_path, capsys) -> None:  # noqa: ANN001
     rc = main(["experiment", "--images", "4", "--bits", "32", "8", "--rounding", "nearest",
-               "--json", "--out", str(tmp_path / "out")])
+               "--no-ablation", "--json", "--out", str(tmp_path / "out")])
     assert rc == 0
     rep = json.loads(capsys.readouterr().out)
     assert [c["bits"] for c in rep["configs"]] == [32, 8]
+    assert rep["ablation"] is None and rep["search"] is None
     for name in ("report.json", "speedup_memory.png", "activation_histograms.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    assert not (tmp_path / "out" / "pareto.png").exists()  # no search, no Pareto plot
     assert not list((tmp_path / "out").glob(".*"))  # no half-written temporaries
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--bits", "12"], "unknown width 12"),
+    (["--bits", "12"], "12 is not a width"),
+    (["--bits", "32", "8,4"], "2 widths for 4 layers (4 layers: conv1, conv2, fc1, fc2)"),
+    (["--bits", "32", "8,x,4,4"], "one per layer"),
     (["--bits", "8"], "32 must be among --bits"),
+    (["--bits", "8,8,8,8", "auto"], "32 must be among --bits"),
+    (["--budget", "0.5"], "--budget is the accuracy budget of --bits auto"),
+    (["--bits", "32", "auto", "--budget", "-1"], "--budget must be 0..100 points"),
+    (["--bits", "32", "auto", "--budget", "nan"], "--budget must be 0..100 points"),
     (["--images", "0"], "--images must be a positive number"),
     (["--images", "-3"], "--images must be a positive number"),
     (["--out", "/proc/pearray-cannot-write"], "cannot write to --out"),
@@ -220,3 +233,126 @@ def test_the_paper_speedups_are_not_drawn_against_our_baseline(report: dict, tmp
         for line in ax.get_lines():  # no paper series overlaid on another axis
             assert not np.allclose(sorted(line.get_ydata()), paper)
     assert found == {"paper", "ours"}
+
+
+def test_unknown_point_search_is_a_usage_error(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--point-search", "2"])
+    assert exc.value.code == 2
+
+
+# ----------------------------------------------------------------------------- issue 10
+@pytest.fixture(scope="module")
+def mixed() -> dict:
+    """A width per layer and the search, on a few images, nearest rounding."""
+    return run(images=IMAGES, bits=("32", "8", "8,4,4,8", "auto"), roundings=("nearest",),
+               ablation=False, point_search="span")
+
+
+def test_a_width_per_layer_runs_on_the_array(mixed: dict) -> None:
+    """--bits 8,4,4,8: one row, its layers at those widths on the array, exact against
+    the integer reference, counted like the others."""
+    row = next(c for c in mixed["configs"] if c["label"] == "8,4,4,8")
+    assert row["widths"] == [8, 4, 4, 8] and not row["uniform"] and row["bits"] is None
+    assert row["matches_integer_reference"] is True
+    assert row["input_bits"] == 8
+    assert row["host"]["input_bytes"] == IMAGES * 64  # the input at 8 bits
+    assert row["cycles"] == sum(d["cycles"] for d in row["layers"].values())
+    b8 = next(c for c in mixed["configs"] if c["label"] == "8")
+    assert row["gm_accesses"] < b8["gm_accesses"]
+    assert 0 < row["size_ratio"] < b8["size_ratio"]
+
+
+def test_the_search_report(mixed: dict) -> None:
+    """--bits auto: the keys, the choice within the budget and the cheapest so among what
+    was tried, the uniform widths among the trials, the validation split disjoint from
+    the test split, and the additive cycle model equal to the array's cycles."""
+    sr = mixed["search"]
+    for key in ("budget_points", "floor", "float_accuracy", "split", "chosen",
+                "chosen_accuracy", "chosen_cycles_per_image", "trials", "pareto",
+                "considered", "skipped", "cost_model", "cycle_table_runs", "point_search"):
+        assert key in sr
+    assert sr["budget_points"] == 0.5 and sr["considered"] == 256
+    assert sr["floor"] == pytest.approx(sr["float_accuracy"] - 0.005)
+    assert sr["split"]["from"] == "train"
+    tried = {tuple(t["widths"]): t for t in sr["trials"]}
+    assert {(w,) * 4 for w in (32, 16, 8, 4)} <= set(tried)
+    chosen = tuple(sr["chosen"])
+    assert tried[chosen]["accuracy"] >= sr["floor"]
+    ok = [t for t in sr["trials"] if t["accuracy"] >= sr["floor"]]
+    assert tried[chosen]["cycles_per_image"] == min(t["cycles_per_image"] for t in ok)
+    for t in sr["trials"]:
+        assert t["within_budget"] == (t["accuracy"] >= sr["floor"])
+        assert 0 < t["images"] <= sr["split"]["images"]
+    assert all(tuple(p) in tried for p in sr["pareto"])
+    auto = next(c for c in mixed["configs"] if c["auto"])
+    assert auto["widths"] == sr["chosen"] and auto["label"] == "auto " + _label(chosen)
+    # the table of per-layer cycles adds up to what the whole network costs on the array
+    assert sr["chosen_cycles_per_image"] == pytest.approx(auto["cycles_per_image"])
+    b8 = next(c for c in mixed["configs"] if c["label"] == "8")
+    assert tried[(8, 8, 8, 8)]["cycles_per_image"] == pytest.approx(b8["cycles_per_image"])
+
+
+def _label(widths: tuple[int, ...]) -> str:
+    return str(widths[0]) if len(set(widths)) == 1 else ",".join(map(str, widths))
+
+
+def test_the_search_validates_off_the_test_split(monkeypatch) -> None:
+    """The validation images the search scores are training images, never test or
+    calibration images."""
+    from pearray import width_oracles
+
+    seen = []
+    real = width_oracles.Validation.accuracy
+
+    def spy(self, widths):  # noqa: ANN001
+        seen.append(self.x)
+        return real(self, widths)
+
+    monkeypatch.setattr(width_oracles.Validation, "accuracy", spy)
+    run(images=2, bits=("32", "auto"), roundings=("nearest",), ablation=False)
+    split = data.load_split()
+    val = {x.tobytes() for x in seen[0]}
+    assert val == {x.tobytes() for x in split["train"][0]}
+    assert not val & {x.tobytes() for x in split["test"][0]}
+    assert not val & {x.tobytes() for x in split["calib"][0]}
+
+
+def test_the_ablation_report(report: dict) -> None:
+    """At 4 bits and mixed: every variant's accuracy and relative error on the test split,
+    and a verdict per technique that follows from the numbers."""
+    from pearray import ablation
+
+    abl = report["ablation"]
+    assert abl["split"] == "test" and abl["images"] == IMAGES
+    assert [c["label"] for c in abl["configs"]] == ["4", "8,4,4,8"]
+    for c in abl["configs"]:
+        assert [v["variant"] for v in c["variants"]] == list(ablation.VARIANTS)
+        for v in c["variants"]:
+            assert 0 <= v["accuracy"] <= 1 and v["relative_error"] >= 0
+            assert {"threshold", "weight_threshold", "rounding", "search"} <= set(v)
+    words = {"helps", "hurts", "no measurable difference"}
+    assert len(abl["verdicts"]) == 2 * len(ablation.FACTORS)
+    for v in abl["verdicts"]:
+        assert v["verdict"] in words
+        d = v["accuracy"][0] - v["accuracy"][1]
+        assert v["points"] == pytest.approx(100 * d)
+        if abs(d) * IMAGES < 0.5:
+            assert v["verdict"] == "no measurable difference"
+        else:
+            assert v["verdict"] == ("helps" if d > 0 else "hurts")
+    base = next(c for c in abl["configs"] if c["label"] == "4")["variants"][0]
+    row = next(c for c in report["configs"] if c["label"] == "4"
+               and c["rounding"] == "stochastic")
+    assert base["accuracy"] == row["accuracy"]  # the baseline is the table's 4-bit run
+
+
+def test_cli_auto_json_and_pareto_plot(tmp_path, capsys) -> None:  # noqa: ANN001
+    rc = main(["experiment", "--images", "2", "--bits", "32", "8,4,4,8", "auto",
+               "--budget", "1", "--rounding", "nearest", "--no-ablation", "--json",
+               "--out", str(tmp_path)])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["search"]["budget_points"] == 1.0
+    assert [c["label"].split()[0] for c in rep["configs"]] == ["32", "8,4,4,8", "auto"]
+    assert (tmp_path / "pareto.png").stat().st_size > 0

@@ -173,7 +173,9 @@ CHILD = textwrap.dedent("""
 ])
 def test_ctrl_c_interrupts_within_a_fifth_of_a_second(rows: int, cols: int, text: str) -> None:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-c", CHILD.format(rows=rows, cols=cols, text=text)],
+    # -P: the checkout (the current folder) must not shadow the installed package
+    p = subprocess.Popen([sys.executable, "-P", "-c", CHILD.format(rows=rows, cols=cols,
+                                                                   text=text)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert p.stdout.readline().strip() == "ready"

@@ -23,7 +23,14 @@ from pathlib import Path
 from pearray.isa import load as load_isa
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("pyproject.toml", "setup.py", "isa", "asm", "emu", "pearray", "docs")
+
+
+def package_dirs() -> dict[str, str]:
+    """pyproject.toml's package-dir: import name -> folder of the checkout."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return project["tool"]["setuptools"]["package-dir"]
 
 
 def walkthrough() -> str:
@@ -53,13 +60,20 @@ def command(line: str) -> tuple[dict[str, str], list[str]]:
 
 
 def copy_checkout(dest: Path) -> None:
+    """The package's folders, docs and build files; then `pearray/<sub>` links to each
+    folder, as an editable install maps them, so that `python -m pearray` in the copy
+    imports the copy whether this interpreter's pearray is editable or not."""
     ignore = shutil.ignore_patterns("__pycache__", "_core*.so", "*.pyc", "build")
-    for name in COPIED:
+    dirs = package_dirs()
+    for name in ("pyproject.toml", "setup.py", "docs", *dirs.values()):
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=ignore)
+            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
         else:
             shutil.copy(src, dest / name)
+    for mod, folder in dirs.items():
+        if "." in mod:
+            (dest / "pearray" / mod.split(".", 1)[1]).symlink_to(Path("..") / folder)
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None

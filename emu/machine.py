@@ -62,7 +62,9 @@ def _load_core() -> Any:
     if all(p.is_file() for p in codegen.inputs()):
         want = codegen.source_hash()
         if built != want:
-            flags = core.ffi.string(core.lib.pe_build_flags()).decode()
+            # a core from before the flags were stamped has no pe_build_flags
+            flags_fn = getattr(core.lib, "pe_build_flags", None)
+            flags = core.ffi.string(flags_fn()).decode() if flags_fn else "unknown"
             raise CoreStale(
                 f"the emulator core is stale (built from {built} with flags `{flags}`; the "
                 f"sources and flags `{' '.join(codegen.cflags())}` give {want}); rebuild: "
